@@ -1,0 +1,1 @@
+"""Public event contracts: pydantic v2 models and their JSON Schema files."""

@@ -1,0 +1,1 @@
+"""Runtime: settings, composition root, embedded services, the Faust app and its agents, CLI."""

@@ -1,0 +1,92 @@
+"""The one settings object. Only the composition root (``streams.bootstrap``) and the
+CLI read it from the environment; everything else receives values as arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class Settings(BaseSettings):
+    """All configuration, read from ``CHURN_*`` environment variables.
+
+    >>> Settings(threshold_watch=0.5).threshold_watch
+    0.5
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CHURN_", frozen=True, extra="forbid")
+
+    # --- services
+    bootstrap_servers: str | None = Field(default=None, description="Kafka bootstrap, host:port[,host:port]; unset starts the embedded broker.")
+    redis_url: str = Field(default=DEFAULT_REDIS_URL, description="Redis URL; the default starts an embedded redis-server when nothing answers.")
+    redis_password: SecretStr | None = Field(default=None, description="Redis password, if not in the URL.")
+    redis_prefix: str = Field(default="churn", description="Prefix of every Redis key we write.")
+    app_id: str = Field(default="churn-alert", description="Faust app id = consumer group.")
+    log_level: Literal["debug", "info", "warn", "error"] = "warn"
+
+    # --- topics (names from DESIGN.md; topic_prefix namespaces them all, e.g. per test run)
+    topic_prefix: str = ""
+    topic_orders: str = "orders"
+    topic_support: str = "support-tickets"
+    topic_activity: str = "app-activity"
+    topic_profiles: str = "customer-profiles"
+    topic_outcomes: str = "offer-outcomes"
+    topic_erasure: str = "erasure-requests"
+    topic_alerts: str = "churn-alerts"
+    topic_offers: str = "retention-offers"
+    topic_dead_letter: str = "dead-letter"
+    topic_labels: str = "churn-labels"
+    topic_ticks: str = "churn-silence-ticks"
+    topic_erasure_done: str = "erasure-confirmations"
+    partitions: int = Field(default=4, ge=1, description="Partition count of every keyed topic (co-partitioned).")
+
+    # --- state
+    store: Literal["memory", "rocksdb"] = Field(default="memory", description="Table store: memory (tests, demo) or rocksdb (production).")
+    data_dir: Path = Field(default=Path("./churn-data"), description="Where rocksdb tables live.")
+
+    # --- time
+    clock: Literal["wall", "event"] = Field(default="wall", description="What drives the silence sweep: wall clock (live) or the partition watermark (replay).")
+    sweep_interval_s: float = Field(default=2.0, gt=0, description="Live sweep period.")
+    max_future_s: float = Field(default=3600.0, ge=0, description="Events further ahead of wall clock than this are dead-lettered.")
+    max_message_bytes: int = Field(default=1_048_576, gt=0, description="Larger payloads are dead-lettered.")
+    dead_letter_raw_bytes: int = Field(default=65_536, gt=0, description="Raw bytes kept in a dead-letter record.")
+
+    # --- model and labels
+    horizon_days: float = Field(default=30.0, gt=0, description="Silence this long after a snapshot makes it a positive label.")
+    snapshot_interval_days: float = Field(default=7.0, gt=0, description="At most one pending snapshot per customer per interval.")
+    min_labels: int = Field(default=200, ge=0, description="Labels the model must have seen before it replaces the rule-based prior.")
+    publish_every: int = Field(default=200, ge=1, description="Learner publishes a model version every N examples.")
+    model_poll_s: float = Field(default=2.0, gt=0, description="How often scorers look for a newer model version.")
+
+    # --- alert policy
+    threshold_watch: float = Field(default=0.5, ge=0, le=1)
+    threshold_high: float = Field(default=0.7, ge=0, le=1)
+    threshold_critical: float = Field(default=0.85, ge=0, le=1)
+    hysteresis: float = Field(default=0.05, ge=0, le=0.5, description="A tier is left only below its threshold minus this.")
+    cooldown_days: float = Field(default=7.0, ge=0, description="No new alert episode for a customer within this after the last one ended.")
+    control_share: float = Field(default=0.10, ge=0, le=1, description="Share of alerted customers held out as control.")
+    policy_file: Path | None = Field(default=None, description="Offer policy YAML; unset uses the packaged default.")
+    approval_above: float = Field(default=100.0, ge=0, description="Offers worth more wait for an agent's approval.")
+
+    # --- ops
+    metrics_port: int | None = Field(default=None, description="Port of the Prometheus /metrics endpoint; unset: none.")
+
+    # --- Faust tuning: join the group in seconds, not the default ~30 s
+    rebalance_timeout_s: float = 6.0
+    session_timeout_s: float = 6.0
+    heartbeat_interval_s: float = 1.0
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> "Settings":
+        if not self.threshold_watch < self.threshold_high < self.threshold_critical:
+            raise ValueError("thresholds must satisfy threshold_watch < threshold_high < threshold_critical")
+        return self
+
+    def topic(self, name: str) -> str:
+        """Full name of a topic setting, e.g. ``topic("orders")`` → ``"<prefix>orders"``."""
+        return self.topic_prefix + getattr(self, f"topic_{name}")
