@@ -1,0 +1,102 @@
+"""The ``churn-alert`` command line (see DESIGN.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from schemas.errors import ChurnError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="churn-alert", description="Real-time churn alerts and retention offers.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="everything on this machine: broker, Redis, worker, simulator, live alerts")
+    d.add_argument("--duration", type=float, default=None, help="stop after SECONDS and print a summary")
+    d.add_argument("--customers", type=int, default=300)
+    d.add_argument("--days-per-second", type=float, default=2.0, help="simulated days per wall second")
+    d.add_argument("--seed", type=int, default=7)
+
+    sub.add_parser("worker", help="one stream worker against the configured broker and Redis")
+
+    s = sub.add_parser("simulate", help="produce synthetic customers' events (with known fates)")
+    s.add_argument("--customers", type=int, default=1000)
+    s.add_argument("--days", type=float, default=180.0)
+    s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--start", type=datetime.fromisoformat, default=datetime.fromisoformat("2024-01-01T00:00:00+00:00"))
+    s.add_argument("--out", type=Path, default=None, help="write JSONL (and FILE.fates.json) instead of publishing")
+
+    r = sub.add_parser("replay", help="publish recorded events to the input topics")
+    r.add_argument("file", type=Path)
+
+    b = sub.add_parser("backtest", help="score recorded events in event-time order, in process")
+    b.add_argument("file", type=Path)
+    b.add_argument("--as-of", required=True, type=datetime.fromisoformat, help="RFC 3339 time, e.g. 1997-09-30T23:59:59+00:00")
+    b.add_argument("--horizon-days", type=float, default=None)
+    b.add_argument("--out", type=Path, required=True)
+
+    sub.add_parser("report", help="offer effect: treated vs control, uplift with confidence interval")
+
+    sc = sub.add_parser("schemas", help="JSON Schema files of every topic")
+    sc.add_argument("action", choices=["export"])
+    sc.add_argument("--dir", type=Path, default=Path(__file__).resolve().parent.parent / "schemas" / "json")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from streams.settings import Settings
+
+    try:
+        settings = Settings()
+        logging.basicConfig(level=settings.log_level.upper().replace("WARN", "WARNING"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return _dispatch(args, settings)
+    except ChurnError as exc:
+        print(f"churn-alert: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
+    if args.command == "demo":
+        from streams.demo import run_demo
+
+        return run_demo(settings, duration=args.duration, customers=args.customers,
+                        days_per_second=args.days_per_second, seed=args.seed)
+    if args.command == "worker":
+        from streams.worker import run_worker
+
+        return run_worker(settings)
+    if args.command == "simulate":
+        from streams.commands import simulate
+
+        return asyncio.run(simulate(settings, args.customers, args.days, args.seed, args.start, args.out))
+    if args.command == "replay":
+        from streams.commands import replay
+
+        return asyncio.run(replay(settings, args.file))
+    if args.command == "backtest":
+        from streams.backtest import run_backtest_command
+
+        return run_backtest_command(settings, args.file, as_of=args.as_of, horizon_days=args.horizon_days, out=args.out)
+    if args.command == "report":
+        from streams.commands import report
+
+        return asyncio.run(report(settings))
+    if args.command == "schemas":
+        from schemas.export import export
+
+        for path in export(args.dir):
+            print(path)
+        return 0
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

