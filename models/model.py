@@ -1,0 +1,132 @@
+"""The online churn model: River hidden behind ``score(x)`` / ``learn(x, y)``.
+
+Every pipeline starts with :func:`squash` (signed ``log1p`` of every feature, ratios
+capped at 20 first), so counts, amounts and day spans enter on a log scale.
+``PIPELINES`` holds the compared candidates; ``DEFAULT_KIND`` is the shipped one
+(see docs/MODEL.md for the CDNOW comparison).
+
+Explanations: for the logistic pipeline, ``coef x scaled value`` per feature; for
+trees and forests an occlusion estimate (score minus the score with that feature set
+to its running mean). Both are spread as shares of ``score - baseline``. Occlusion
+costs one score per feature, so it runs only when an alert fires.
+
+>>> m = ChurnModel("logreg")
+>>> for i in range(200):
+...     m.learn({"days_since_last_order": float(i % 50)}, i % 50 > 30)
+>>> m.score({"days_since_last_order": 45.0}) > m.score({"days_since_last_order": 2.0})
+True
+>>> ChurnModel.from_bytes(m.to_bytes()).score({"days_since_last_order": 9.0}) == m.score({"days_since_last_order": 9.0})
+True
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import random
+from typing import Callable, Mapping
+
+from river import compose, forest, linear_model, optim, preprocessing, tree
+
+from models.prior import shares, sigmoid, top_reasons
+from schemas.events import Reason
+
+RATIO_CAP = 20.0
+
+
+def squash(x: Mapping[str, float]) -> dict[str, float]:
+    """Signed ``log1p`` of every feature; ``*_ratio`` features capped at 20 first.
+
+    >>> squash({"orders_90d": math.e - 1, "order_overdue_ratio": 1e9, "spend_trend": -(math.e - 1)})
+    {'orders_90d': 1.0, 'order_overdue_ratio': 3.044522437723423, 'spend_trend': -1.0}
+    """
+    out = {}
+    for k, v in x.items():
+        if k.endswith("_ratio") and v > RATIO_CAP:
+            v = RATIO_CAP
+        out[k] = math.log1p(v) if v >= 0 else -math.log1p(-v)
+    return out
+
+
+def _logreg() -> compose.Pipeline:
+    return (compose.FuncTransformer(squash) | preprocessing.StandardScaler()
+            | linear_model.LogisticRegression(optimizer=optim.SGD(0.02), l2=1e-4))
+
+
+def _arf() -> compose.Pipeline:
+    return compose.FuncTransformer(squash) | forest.ARFClassifier(n_models=10, seed=42)
+
+
+def _amf() -> compose.Pipeline:
+    return compose.FuncTransformer(squash) | forest.AMFClassifier(n_estimators=10, seed=42)
+
+
+def _hat() -> compose.Pipeline:
+    return compose.FuncTransformer(squash) | tree.HoeffdingAdaptiveTreeClassifier(seed=42)
+
+
+PIPELINES: dict[str, Callable[[], compose.Pipeline]] = {"logreg": _logreg, "arf": _arf, "amf": _amf, "hat": _hat}
+DEFAULT_KIND = "logreg"
+_WEIGHTED = (linear_model.LogisticRegression, tree.HoeffdingTreeClassifier)
+
+
+class ChurnModel:
+    """One River pipeline plus the counts the learner and scorer need."""
+
+    def __init__(self, kind: str = DEFAULT_KIND, *, seed: int = 0) -> None:
+        self.kind = kind
+        self.pipeline = PIPELINES[kind]()
+        self.version = f"{kind}-local"
+        self.n_seen = self.n_pos = self.n_neg = 0
+        self._means: dict[str, float] = {}
+        self._rng = random.Random(seed)
+        self._native_weight = isinstance(self.pipeline[list(self.pipeline.steps)[-1]], _WEIGHTED)
+
+    def score(self, x: Mapping[str, float]) -> float:
+        """Churn probability estimate 0-1 (``predict_proba_one``); 0.5 before any learning."""
+        return self.pipeline.predict_proba_one(x).get(True, 0.5)
+
+    def learn(self, x: Mapping[str, float], y: bool, weight: float = 1.0) -> None:
+        """Learn one labelled example; ``weight`` is native or by stochastic repetition."""
+        self.n_seen += 1
+        if y:
+            self.n_pos += 1
+        else:
+            self.n_neg += 1
+        means, n = self._means, self.n_seen
+        for k, v in x.items():
+            m = means.get(k, 0.0)
+            means[k] = m + (v - m) / n
+        if self._native_weight:
+            self.pipeline.learn_one(x, bool(y), w=weight)
+            return
+        reps = int(weight) + (self._rng.random() < weight - int(weight))
+        for _ in range(reps):
+            self.pipeline.learn_one(x, bool(y))
+
+    def explain(self, x: Mapping[str, float], top: int = 3) -> list[Reason]:
+        """Top features raising the score, as shares of ``score - baseline``."""
+        p = self.score(x)
+        last = self.pipeline[list(self.pipeline.steps)[-1]]
+        if isinstance(last, linear_model.LogisticRegression):
+            z = self.pipeline["StandardScaler"].transform_one(squash(x))
+            contribs = {k: last.weights.get(k, 0.0) * v for k, v in z.items()}
+            return top_reasons(x, shares(contribs, p - sigmoid(last.intercept)), top)
+        contribs = {}
+        for k, v in x.items():
+            mean = self._means.get(k, v)
+            if mean != v:
+                contribs[k] = p - self.score({**x, k: mean})
+        return top_reasons(x, contribs, top)
+
+    def to_bytes(self) -> bytes:
+        """Pickle of the whole model (River estimators pickle; see test_model)."""
+        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "ChurnModel":
+        """Inverse of :meth:`to_bytes`; only load bytes from our own registry."""
+        obj = pickle.loads(data)
+        if not isinstance(obj, cls):
+            raise TypeError(f"expected a pickled ChurnModel, got {type(obj).__name__}")
+        return obj
