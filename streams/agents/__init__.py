@@ -1,0 +1,1 @@
+"""Faust agents and timers; each registers itself on an app given the runtime."""

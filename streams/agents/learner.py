@@ -1,0 +1,33 @@
+"""The learner agent (labels topic has one partition: one learner) and the model refresher."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING
+
+from faust.types import StreamT
+
+from models.labelling import LabelledExample
+
+if TYPE_CHECKING:
+    from streams.bootstrap import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def register(rt: "Runtime") -> None:
+    @rt.app.agent(rt.topics.labels, name="learner")
+    async def learner(stream: StreamT[bytes]) -> None:
+        async for event in stream.events():
+            try:
+                example = LabelledExample.from_json(json.loads(event.value))
+                await (await rt.get_learner()).learn(example)
+            except Exception:  # one bad example must not stop learning
+                m = event.message
+                log.exception("learner: cannot learn from %s[%s]@%s", m.topic, m.partition, m.offset)
+
+    @rt.app.timer(rt.settings.model_poll_s, name="model-refresh")
+    async def refresh() -> None:
+        if await rt.scorer.refresh(rt.registry):
+            log.warning("scorer now uses model %s", rt.scorer.version)

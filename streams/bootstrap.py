@@ -1,0 +1,103 @@
+"""The composition root: the one place that wires settings to Redis, topics, the
+table, the model registry, scorer, policy, metrics and agents. Tests call it too."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry
+
+from alerts.experiment import ExperimentStore
+from alerts.ledger import OfferLedger
+from alerts.offers import OfferPolicy
+from alerts.tiers import Tiers
+from models.learner import Learner
+from models.metrics import ModelMetrics
+from models.prior import RulePrior
+from models.registry import ModelRegistry
+from models.scorer import Scorer
+from streams import topics as topics_mod
+from streams.app import build_app
+from streams.effects import Effects
+from streams.handler import CustomerHandler
+from streams.metrics import RuntimeMetrics
+from streams.processor import Processor
+from streams.settings import Settings
+from streams.sweep import Sweep
+
+
+def tiers_from(settings: Settings) -> Tiers:
+    return Tiers(settings.threshold_watch, settings.threshold_high, settings.threshold_critical, settings.hysteresis)
+
+
+def processor_from(settings: Settings, scorer: Scorer) -> Processor:
+    return Processor(scorer=scorer, tiers=tiers_from(settings), horizon_days=settings.horizon_days,
+                     snapshot_interval_days=settings.snapshot_interval_days, cooldown_days=settings.cooldown_days)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    app: faust.App
+    topics: topics_mod.Topics
+    table: Any
+    redis: aioredis.Redis
+    registry: ModelRegistry
+    scorer: Scorer
+    handler: CustomerHandler
+    effects: Effects
+    metrics: RuntimeMetrics
+    model_metrics: ModelMetrics
+    prometheus: CollectorRegistry
+    _learner: Learner | None = field(default=None, repr=False)
+
+    async def get_learner(self) -> Learner:
+        """The learner, resumed from the newest registry version on first use."""
+        if self._learner is None:
+            self._learner = await Learner.resume(self.registry, publish_every=self.settings.publish_every,
+                                                 min_labels=self.settings.min_labels, metrics=self.model_metrics)
+        return self._learner
+
+
+def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aioredis.Redis | None = None,
+              prometheus: CollectorRegistry | None = None) -> Runtime:
+    """Wire a worker. ``settings`` must have a resolved broker and Redis (see streams.services)."""
+    from streams.agents import customer, learner
+
+    app = app or build_app(settings)
+    tops = topics_mod.declare(app, settings)
+    table = app.Table("customers", partitions=settings.partitions, key_type=bytes, value_type=bytes,
+                      key_serializer="raw", value_serializer="raw")
+    redis = redis or aioredis.Redis.from_url(
+        settings.redis_url, password=settings.redis_password.get_secret_value() if settings.redis_password else None)
+    prometheus = prometheus if prometheus is not None else CollectorRegistry()
+    metrics, model_metrics = RuntimeMetrics(prometheus), ModelMetrics(prometheus)
+    registry = ModelRegistry(redis, settings.redis_prefix)
+    scorer = Scorer(RulePrior(), min_labels=settings.min_labels)
+    policy = OfferPolicy.load(settings.policy_file)
+    channels: dict[str, Any] = {}
+
+    async def send(topic: str, key: bytes | None, value: bytes) -> None:
+        if topic not in channels:
+            channels[topic] = app.topic(topic, key_type=bytes, value_type=bytes)
+        await channels[topic].send(key=key, value=value)
+
+    effects = Effects(settings=settings, redis=redis, ledger=OfferLedger(redis, settings.redis_prefix),
+                      store=ExperimentStore(redis, settings.redis_prefix), policy=policy, scorer=scorer,
+                      send=send, metrics=metrics)
+    handler = CustomerHandler(settings=settings, table=table, processor=processor_from(settings, scorer),
+                              effects=effects, sweep=Sweep(settings.partitions), metrics=metrics, send=send,
+                              accepts=tops.accepts, worker_name=socket.gethostname())
+    rt = Runtime(settings=settings, app=app, topics=tops, table=table, redis=redis, registry=registry, scorer=scorer,
+                 handler=handler, effects=effects, metrics=metrics, model_metrics=model_metrics, prometheus=prometheus)
+    customer.register(rt)
+    learner.register(rt)
+    if settings.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port, registry=prometheus)
+    return rt

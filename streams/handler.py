@@ -1,0 +1,118 @@
+"""The body of the customer agent: decode → step → store → schedule → effects.
+
+No exception escapes: a message that cannot be applied goes to the dead-letter
+topic with its reason, and the worker keeps consuming.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from schemas import codec
+from schemas.deadletter import dead_letter
+from schemas.errors import DecodeError
+from streams.metrics import RuntimeMetrics
+from streams.processor import Processor, Step, to_dt
+from streams.record import CustomerRecord
+from streams.settings import Settings
+from streams.sweep import Sweep, decode_tick, encode_tick
+
+log = logging.getLogger(__name__)
+Send = Callable[[str, bytes | None, bytes], Awaitable[Any]]  # (topic name, key, value)
+
+
+class CustomerHandler:
+    def __init__(self, *, settings: Settings, table: Any, processor: Processor, effects: Any, sweep: Sweep,
+                 metrics: RuntimeMetrics, send: Send, accepts: dict[str, frozenset[str]], worker_name: str) -> None:
+        self.s, self.table, self.processor, self.effects, self.sweep = settings, table, processor, effects, sweep
+        self.metrics, self.send, self.accepts, self.worker_name = metrics, send, accepts, worker_name
+        self.ticks_topic = settings.topic("ticks")
+        self.dead_letter_topic = settings.topic("dead_letter")
+        self.max_future = timedelta(seconds=settings.max_future_s)
+        self.watermarks: dict[int, float] = {}
+
+    async def handle(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
+        t0 = time.perf_counter()
+        try:
+            if topic == self.ticks_topic:
+                await self._tick(partition, key, value)
+            else:
+                await self._event(topic, partition, key, value)
+        except Exception as exc:  # noqa: BLE001 - nothing escapes the agent's loop
+            if not isinstance(exc, DecodeError):
+                log.exception("cannot process %s[%s]@%s", topic, partition, offset)
+            await self._dead_letter(topic, partition, offset, key, value, exc)
+        finally:
+            self.metrics.step_seconds.observe(time.perf_counter() - t0)
+
+    async def _event(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
+        wall = datetime.now(timezone.utc)
+        ev = codec.decode(value, allowed=self.accepts[topic], now=wall, max_bytes=self.s.max_message_bytes,
+                          max_future=self.max_future)
+        if key is None or key.decode("utf-8", "replace") != ev.customer_id:
+            raise DecodeError("key_mismatch", f"message key {key!r} is not the event's customer_id {ev.customer_id!r}")
+        t = ev.occurred_at.timestamp()
+        wm = self.watermarks[partition] = max(self.watermarks.get(partition, t), t)
+        self.metrics.watermark.labels(partition=str(partition)).set(wm)
+        record = CustomerRecord.decode(self.table.get(key))
+        step = self.processor.on_event(record, ev, to_dt(wm))
+        await self._commit(partition, key, ev.customer_id, step, event=ev)
+        if self.s.clock == "event":
+            await self._send_ticks(self.sweep.due(partition, wm))
+
+    async def _tick(self, partition: int, key: bytes | None, value: bytes | None) -> None:
+        if key is None or value is None:
+            raise DecodeError("invalid", "silence tick without key or value")
+        record = CustomerRecord.decode(self.table.get(key))
+        step = self.processor.on_tick(key.decode(), record, to_dt(decode_tick(value)))
+        if step.kind == "stale":
+            self.metrics.messages.labels(outcome="stale_tick").inc()
+            return
+        await self._commit(partition, key, key.decode(), step, event=None)
+
+    async def _commit(self, partition: int, key: bytes, customer_id: str, step: Step, *, event: Any) -> None:
+        if step.kind == "duplicate":
+            self.metrics.messages.labels(outcome="duplicate").inc()
+            return
+        if step.record is None:  # erasure
+            self.table.pop(key, None)
+            self.sweep.remove(partition, customer_id)
+            await self.effects.erase(customer_id, event)
+            self.metrics.messages.labels(outcome="erased").inc()
+            return
+        await self.effects.after_step(customer_id, step, event)  # may add offer tracking to the record
+        if step.kind != "outcome":
+            self.table[key] = step.record.encode()
+            self.sweep.schedule(partition, customer_id, step.record.next_check)
+        self.metrics.messages.labels(outcome="applied").inc()
+
+    async def _send_ticks(self, due: list[tuple[str, float]]) -> None:
+        for customer_id, at in due:
+            await self.send(self.ticks_topic, customer_id.encode(), encode_tick(at))
+        if due:
+            self.metrics.sweep_due.inc(len(due))
+
+    async def sweep_wall(self) -> None:
+        """Live mode: everything due by the wall clock, across partitions."""
+        with self.metrics.sweep_seconds.time():
+            due = self.sweep.due_all(time.time())
+        await self._send_ticks(due)
+        self.metrics.scheduled.set(len(self.sweep))
+
+    async def rebuild_sweep(self) -> None:
+        """After table recovery: schedule every recovered customer's next checkpoint."""
+        for key, raw in self.table.items():
+            self.sweep.schedule_key(key, CustomerRecord.peek_next_check(raw))
+        self.metrics.scheduled.set(len(self.sweep))
+
+    async def _dead_letter(self, topic: str, partition: int, offset: int, key: bytes | None,
+                           value: bytes | None, exc: Exception) -> None:
+        record = dead_letter(value, topic=topic, partition=partition, offset=offset, key=key, error=exc,
+                             max_raw=self.s.dead_letter_raw_bytes, now=datetime.now(timezone.utc), worker=self.worker_name)
+        await self.send(self.dead_letter_topic, key, record)
+        self.metrics.messages.labels(outcome="dead_lettered").inc()
+        self.metrics.dead_letters.labels(reason=getattr(exc, "code", "processing_error")).inc()

@@ -1,0 +1,184 @@
+"""One customer's step: state → features → labels → score → alert decision.
+
+Pure and synchronous: the Faust agent (``streams.agents.customer``) and the
+in-process backtest (``streams.backtest``) call the same code; effects that need
+I/O (offers, caps, dedup, emitting) happen afterwards in ``streams.effects``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Literal
+
+from alerts import experiment
+from alerts.policy import AlertDecision, decide
+from alerts.tiers import Tiers
+from models import labelling
+from models.features import compute_features
+from models.labelling import LabelledExample
+from models.scorer import Scorer
+from models.silence import next_silence_check
+from models.state import apply_event
+from schemas.events import AppActivityEvent, ErasureRequest, Event, OfferOutcome, OrderEvent, ProfileUpdate
+from streams.record import CustomerRecord
+
+DAY_S = 86_400.0
+_ENGAGED_APP = frozenset({"login", "session", "feature_used", "push_opened"})
+
+
+def is_activity(event: Event) -> bool:
+    """True when the event shows the customer is still with us (resolves a pending label negative)."""
+    if isinstance(event, OrderEvent):
+        return event.status == "placed"
+    if isinstance(event, AppActivityEvent):
+        return event.activity in _ENGAGED_APP
+    return event.event_type == "support"
+
+
+class LazyReasons(Sequence):
+    """Reasons computed on first use: explaining is costlier than scoring, and
+    ``decide`` only reads the reasons when an alert fires.
+
+    >>> calls = []
+    >>> r = LazyReasons(lambda: calls.append(1) or ["a"])
+    >>> calls, list(r), list(r), calls
+    ([], ['a'], ['a'], [1])
+    """
+
+    __slots__ = ("_make", "_items")
+
+    def __init__(self, make: Callable[[], list]) -> None:
+        self._make, self._items = make, None
+
+    def _get(self) -> list:
+        if self._items is None:
+            self._items = list(self._make())
+        return self._items
+
+    def __getitem__(self, i):  # noqa: ANN001, ANN204
+        return self._get()[i]
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
+def to_dt(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc)
+
+
+@dataclass(slots=True)
+class Step:
+    """What one message did; ``record`` is None when the customer was erased."""
+
+    kind: Literal["scored", "stored", "duplicate", "erased", "outcome", "stale"]
+    record: CustomerRecord | None
+    trigger: Literal["event", "silence"] = "event"
+    score: float | None = None
+    at: float = 0.0  # event time of the scoring, epoch seconds
+    version: str = ""
+    features: dict[str, float] | None = None
+    decision: AlertDecision | None = None
+    labels: list[LabelledExample] = field(default_factory=list)
+    churned: bool = False  # churn acted on now → win-back offer
+    resolutions: list = field(default_factory=list)  # offer tracking: retained / churned
+
+
+@dataclass
+class Processor:
+    scorer: Scorer
+    tiers: Tiers
+    horizon_days: float
+    snapshot_interval_days: float
+    cooldown_days: float
+
+    # ------------------------------------------------------------------ messages
+    def on_event(self, record: CustomerRecord, event: Event, now: datetime) -> Step:
+        """Apply one decoded event; ``now`` is the partition watermark (event time)."""
+        if isinstance(event, ErasureRequest):
+            return Step("erased", None)
+        if isinstance(event, OfferOutcome):
+            return Step("outcome", record)
+        if record.state is not None and record.state.seen(event.event_id):
+            return Step("duplicate", record)
+        record.state = apply_event(record.state, event)
+        if isinstance(event, ProfileUpdate):
+            return Step("stored", record)
+        step = Step("scored", record)
+        t = now.timestamp()
+        closed = isinstance(event, AppActivityEvent) and event.activity == "account_closed"
+        if closed:
+            if record.pending is not None:
+                record.pending, ex = labelling.on_churn(record.pending, t)
+                step.labels.append(ex)
+            self._note_churn(record, step, t)
+        elif is_activity(event):
+            record.churn_noted_at = None
+            if record.pending is not None:
+                record.pending, ex = labelling.on_activity(record.pending, t, self.horizon_days)
+                if ex is not None:
+                    step.labels.append(ex)
+            if record.tracking is not None:
+                record.tracking, res = experiment.on_activity(record.tracking, t, self.horizon_days)
+                if res is not None:
+                    step.resolutions.append(res)
+        self._score(event.customer_id, record, step, now, trigger="event")
+        return step
+
+    def on_tick(self, customer_id: str, record: CustomerRecord, now: datetime) -> Step:
+        """A silence checkpoint came due; stale ticks (rescheduled since) change nothing."""
+        t = now.timestamp()
+        if record.state is None or record.next_check is None or t < record.next_check:
+            return Step("stale", record)
+        step = Step("scored", record, trigger="silence")
+        if record.pending is not None:
+            record.pending, ex = labelling.on_silence(record.pending, t, self.horizon_days)
+            if ex is not None:
+                step.labels.append(ex)
+        if record.tracking is not None:
+            record.tracking, res = experiment.on_silence(record.tracking, t, self.horizon_days)
+            if res is not None:
+                step.resolutions.append(res)
+        last = record.state.last_activity_at
+        if last is not None and record.churn_noted_at is None and t - last.timestamp() >= self.horizon_days * DAY_S:
+            self._note_churn(record, step, t)
+        self._score(customer_id, record, step, now, trigger="silence")
+        return step
+
+    # ------------------------------------------------------------------ internals
+    @staticmethod
+    def _note_churn(record: CustomerRecord, step: Step, t: float) -> None:
+        if record.churn_noted_at is None:
+            record.churn_noted_at = t
+            step.churned = True
+
+    def _score(self, customer_id: str, record: CustomerRecord, step: Step, now: datetime, *, trigger: str) -> None:
+        t = now.timestamp()
+        x = compute_features(record.state, now)
+        score, version = self.scorer.score(x)
+        step.features, step.score, step.version, step.trigger, step.at = x, score, version, trigger, t
+        record.alert, step.decision = decide(
+            record.alert, customer_id=customer_id, score=score, now=now, tiers=self.tiers,
+            cooldown_days=self.cooldown_days, reasons=LazyReasons(lambda: self.scorer.explain(x, 3)))
+        if not record.state.churned:
+            snap = labelling.on_score(record.pending, record.last_snapshot_at, t, x, version, self.snapshot_interval_days)
+            if snap is not record.pending:
+                record.pending, record.last_snapshot_at = snap, t
+        record.next_check = self._next_check(record, now)
+
+    def _next_check(self, record: CustomerRecord, now: datetime) -> float | None:
+        t = now.timestamp()
+        candidates = []
+        nxt = next_silence_check(record.state, now)
+        if nxt is not None:
+            candidates.append(nxt.timestamp())
+        if record.pending is not None:
+            candidates.append(labelling.horizon_due(record.pending, self.horizon_days))
+        if record.tracking is not None:
+            candidates.append(experiment.horizon_due(record.tracking, self.horizon_days))
+        last = record.state.last_activity_at
+        if last is not None and record.churn_noted_at is None and not record.state.churned:
+            candidates.append(last.timestamp() + self.horizon_days * DAY_S)
+        future = [c for c in candidates if c > t]
+        return min(future) if future else None
