@@ -1,0 +1,214 @@
+"""Churn features of one customer, computed purely from :class:`CustomerState` at ``now``.
+
+``now`` is event time (the triggering event or silence checkpoint), never the wall
+clock. Definitions, windows and defaults live in :mod:`models.catalogue`.
+
+>>> from datetime import datetime, timezone
+>>> from schemas.events import OrderEvent
+>>> from models.state import apply_event
+>>> ev = OrderEvent(event_type="order", event_id="e1", customer_id="c1", occurred_at="2024-05-01T10:00:00+00:00",
+...                 order_id="o1", status="placed", amount=40.0, currency="EUR", items=1, channel="web")
+>>> x = compute_features(apply_event(None, ev), datetime(2024, 6, 15, 10, tzinfo=timezone.utc))
+>>> x["days_since_last_order"], x["orders_30d"], x["orders_90d"], x["order_overdue_ratio"]
+(45.0, 0.0, 1.0, 1.5)
+>>> describe("order_overdue_ratio", x)
+'No order for 45 days, 1.5x longer than usual for this customer'
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from models.catalogue import CATALOGUE, FEATURE_NAMES, FeatureSpec, catalogue_markdown
+from models.state import DAY_S, CustomerState, day_of, week_of
+
+__all__ = ["CATALOGUE", "FEATURE_NAMES", "FeatureSpec", "catalogue_markdown", "compute_features",
+           "value_segment", "describe", "CLV_HIGH", "CLV_LOW", "CLV_YEARS", "DEFAULT_CSAT", "MAX_DAYS"]
+
+MAX_DAYS = 3650.0      # every "days since" is capped here
+DEFAULT_CSAT = 4.0     # csat_recent of a customer who never rated (a typical, content customer)
+CLV_YEARS = 2.0        # expected remaining years of a customer who keeps their rhythm
+CLV_HIGH = 1000.0      # clv_estimate at or above: "high" value segment
+CLV_LOW = 100.0        # clv_estimate below (and weak RFM): "low" value segment
+
+
+def compute_features(state: CustomerState, now: datetime) -> dict[str, float]:
+    """Every feature of :data:`FEATURE_NAMES`, as finite floats, in that order."""
+    s, t = state, now.timestamp()
+    nd = day_of(t)
+    head = nd if s.head_day is None else s.head_day
+    off = nd - head                              # age in days of the newest day bucket
+    base = nd - 7 * week_of(head)                # age of the newest week's middle day
+
+    def days(ring: list[int], n: int) -> float:   # day buckets aged 0..n-1 (future ones too)
+        return float(sum(ring[: max(0, n - off)]))
+
+    def weeks(ring: list, lo: int, hi: int) -> float:  # weeks whose middle day is aged lo..hi-1
+        start = 0 if lo <= 0 else max(0, -((base - lo) // 7))
+        return float(round(sum(ring[start: max(0, -((base - hi) // 7))]), 2))
+
+    def since(at: float | None) -> float:
+        at = s.first_seen if at is None else at
+        return 0.0 if at is None else min(MAX_DAYS, max(0.0, (t - at) / DAY_S))
+
+    x: dict[str, float] = {}
+    n = s.n_orders
+    x["days_since_last_order"] = since(s.last_order)
+    x["orders_30d"] = days(s.d_orders, 30)
+    x["orders_90d"] = weeks(s.w_orders, 0, 90)
+    x["orders_365d"] = weeks(s.w_orders, 0, 365)
+    x["order_gap_typical_days"] = gap = s.typical_gap_days
+    x["order_overdue_ratio"] = overdue = x["days_since_last_order"] / gap
+    x["spend_90d"] = weeks(s.w_spend, 0, 90)
+    x["spend_trend"] = _trend(x["spend_90d"], weeks(s.w_spend, 90, 180))
+    x["avg_order_value"] = aov = s.total_spend / n if n else 0.0
+    gross = s.total_spend + s.total_discount
+    x["discount_share"] = s.total_discount / gross if gross else 0.0
+    x["cancel_share"] = min(1.0, s.n_cancelled / max(1, n))
+    x["refund_share"] = min(1.0, s.n_refunded / max(1, n))
+    x["return_share"] = min(1.0, s.n_returned / max(1, n))
+
+    x["tickets_30d"] = days(s.d_tickets, 30)
+    x["complaints_30d"] = days(s.d_complaints, 30)
+    x["open_tickets"] = float(len(s.open_tickets))
+    x["reopened_tickets_90d"] = weeks(s.w_reopened, 0, 90)
+    x["escalations_90d"] = weeks(s.w_escalations, 0, 90)
+    x["csat_recent"] = DEFAULT_CSAT if s.csat is None else s.csat
+    x["sentiment_trend"] = 0.0 if s.sentiment_fast is None else s.sentiment_fast - s.sentiment_slow
+    x["resolution_hours_avg"] = s.resolution_hours or 0.0
+    x["repeat_issue_30d"] = float(sum(1 for ts in s.category_opened.values() if len(ts) == 2 and nd - day_of(ts[0]) < 30))
+
+    x["days_since_last_login"] = since(s.last_login)
+    x["sessions_7d"] = days(s.d_sessions, 7)
+    x["sessions_28d"] = days(s.d_sessions, 28)
+    x["session_trend"] = _trend(x["sessions_7d"] / 7, x["sessions_28d"] / 28)
+    x["session_length_trend"] = 0.0 if s.session_fast is None else _trend(s.session_fast, s.session_slow)
+    used = 0
+    for bits in s.w_features[: max(0, -((base - 31) // 7))]:  # weeks whose Sunday is aged < 28 days
+        used |= bits
+    x["features_used_28d"] = float(used.bit_count())
+    x["notifications_disabled"] = _flag(s.notifications_off, s.last_push_opened)
+    x["uninstalled"] = _flag(s.uninstalled_at, s.last_login)
+
+    signup = s.signup_date
+    x["tenure_days"] = since(_epoch(signup) if signup else None)
+    x["clv_estimate"] = round(aov * 365.0 / gap * CLV_YEARS * min(1.0, 1.0 / overdue if overdue else 1.0), 2)
+    x["marketing_consent"] = 1.0 if s.marketing_consent else 0.0
+    x["has_owner"] = 1.0 if s.owner else 0.0
+    x["days_since_last_activity"] = since(s.last_activity)
+    return x
+
+
+def _trend(recent: float, before: float) -> float:
+    top = max(recent, before)
+    return 0.0 if top <= 0 else (recent - before) / top
+
+
+def _flag(at: float | None, undone_at: float | None) -> float:
+    return 1.0 if at is not None and (undone_at is None or undone_at < at) else 0.0
+
+
+def _epoch(d: date) -> float:
+    return (d - date(1970, 1, 1)).days * DAY_S
+
+
+def value_segment(features: dict[str, float]) -> str:
+    """``"high"``, ``"mid"`` or ``"low"`` from RFM scores and ``clv_estimate``.
+
+    R, F and M each score 1-3: recency (last order within 30 / 90 days), frequency
+    (6+ / 2+ orders in 365 days), money (average order 100+ / 40+). High: clv at least
+    ``CLV_HIGH`` or RFM sum 8+. Low: clv below ``CLV_LOW`` and RFM sum 4 or less.
+
+    >>> value_segment({"days_since_last_order": 10, "orders_365d": 8, "avg_order_value": 50, "clv_estimate": 600})
+    'high'
+    >>> value_segment({"days_since_last_order": 200, "orders_365d": 1, "avg_order_value": 20, "clv_estimate": 30})
+    'low'
+    """
+    r = _score(-features["days_since_last_order"], -30, -90)
+    f = _score(features["orders_365d"], 6, 2)
+    m = _score(features["avg_order_value"], 100, 40)
+    clv = features["clv_estimate"]
+    if clv >= CLV_HIGH or r + f + m >= 8:
+        return "high"
+    if clv < CLV_LOW and r + f + m <= 4:
+        return "low"
+    return "mid"
+
+
+def _score(v: float, top: float, mid: float) -> int:
+    return 3 if v >= top else 2 if v >= mid else 1
+
+
+def _n(v: float, one: str, many: str | None = None) -> str:
+    k = round(v)
+    return f"{k:g} {one if k == 1 else (many or one + 's')}"
+
+
+def _pct(v: float) -> str:
+    return f"{'up' if v > 0 else 'down'} {abs(v) * 100:.0f}%"
+
+
+def _change(recent: float, before: float) -> str:
+    if before <= 0:
+        return "new" if recent > 0 else "unchanged"
+    return "unchanged" if recent == before else _pct(recent / before - 1)
+
+
+_SAY = {
+    "days_since_last_order": lambda x: f"No order for {x['days_since_last_order']:.0f} days",
+    "orders_30d": lambda x: f"{_n(x['orders_30d'], 'order')} in the last 30 days",
+    "orders_90d": lambda x: f"{_n(x['orders_90d'], 'order')} in the last 90 days",
+    "orders_365d": lambda x: f"{_n(x['orders_365d'], 'order')} in the last year",
+    "order_gap_typical_days": lambda x: f"Usually orders every {x['order_gap_typical_days']:.0f} days",
+    "order_overdue_ratio": lambda x: (f"No order for {x['days_since_last_order']:.0f} days, "
+                                      f"{x['order_overdue_ratio']:.1f}x longer than usual for this customer"),
+    "spend_90d": lambda x: f"Spent {x['spend_90d']:.2f} in the last 90 days",
+    "spend_trend": lambda x: f"Spending {_change_trend(x['spend_trend'])} (last 90 days vs the 90 before)",
+    "avg_order_value": lambda x: f"Average order worth {x['avg_order_value']:.2f}",
+    "discount_share": lambda x: f"{x['discount_share'] * 100:.0f}% of order value came from discounts",
+    "cancel_share": lambda x: f"{x['cancel_share'] * 100:.0f}% of orders cancelled",
+    "refund_share": lambda x: f"{x['refund_share'] * 100:.0f}% of orders refunded",
+    "return_share": lambda x: f"{x['return_share'] * 100:.0f}% of orders returned",
+    "tickets_30d": lambda x: f"{_n(x['tickets_30d'], 'support ticket')} in the last 30 days",
+    "complaints_30d": lambda x: f"{_n(x['complaints_30d'], 'complaint')} in the last 30 days",
+    "open_tickets": lambda x: f"{_n(x['open_tickets'], 'support ticket')} still open",
+    "reopened_tickets_90d": lambda x: f"{_n(x['reopened_tickets_90d'], 'ticket')} reopened in the last 90 days",
+    "escalations_90d": lambda x: f"{_n(x['escalations_90d'], 'escalation')} in the last 90 days",
+    "csat_recent": lambda x: f"Recent satisfaction {x['csat_recent']:.1f} out of 5",
+    "sentiment_trend": lambda x: f"Tone in support contacts {'worsening' if x['sentiment_trend'] < 0 else 'improving' if x['sentiment_trend'] > 0 else 'steady'} ({x['sentiment_trend']:+.2f})",
+    "resolution_hours_avg": lambda x: f"Tickets took {x['resolution_hours_avg']:.0f} hours to resolve on average",
+    "repeat_issue_30d": lambda x: f"Same problem raised twice within 30 days ({_n(x['repeat_issue_30d'], 'topic')})",
+    "days_since_last_login": lambda x: f"No app login for {x['days_since_last_login']:.0f} days",
+    "sessions_7d": lambda x: f"{_n(x['sessions_7d'], 'app session')} in the last 7 days",
+    "sessions_28d": lambda x: f"{_n(x['sessions_28d'], 'app session')} in the last 4 weeks",
+    "session_trend": lambda x: (f"App sessions {_change(x['sessions_7d'] / 7, x['sessions_28d'] / 28)} "
+                                "(last 7 days vs last 4 weeks)"),
+    "session_length_trend": lambda x: f"App sessions {_change_trend(x['session_length_trend'])} in length compared with usual",
+    "features_used_28d": lambda x: f"{_n(x['features_used_28d'], 'app feature')} used in the last 4 weeks",
+    "notifications_disabled": lambda x: "Turned off app notifications" if x["notifications_disabled"] else "App notifications on",
+    "uninstalled": lambda x: "Uninstalled the app" if x["uninstalled"] else "App installed",
+    "tenure_days": lambda x: f"Customer for {x['tenure_days']:.0f} days",
+    "clv_estimate": lambda x: f"Expected value about {x['clv_estimate']:.0f}",
+    "marketing_consent": lambda x: "Agreed to marketing" if x["marketing_consent"] else "No marketing consent",
+    "has_owner": lambda x: "Has an account manager" if x["has_owner"] else "No account manager",
+    "days_since_last_activity": lambda x: f"No activity of any kind for {x['days_since_last_activity']:.0f} days",
+}
+assert tuple(_SAY) == FEATURE_NAMES, "every feature needs a sentence"
+
+
+def _change_trend(v: float) -> str:
+    """Wording of a -1..1 trend (recent - before) / max: down is relative to before."""
+    if v == 0:
+        return "unchanged"
+    return _pct(v) if v < 0 else _pct(1 / (1 - v) - 1) if v < 1 else "new"
+
+
+def describe(name: str, features: dict[str, float]) -> str:
+    """A sentence a retention agent understands for feature ``name`` in context.
+
+    >>> describe("complaints_30d", {"complaints_30d": 2.0})
+    '2 complaints in the last 30 days'
+    >>> describe("session_trend", {"sessions_7d": 2.0, "sessions_28d": 20.0, "session_trend": -0.6})
+    'App sessions down 60% (last 7 days vs last 4 weeks)'
+    """
+    return _SAY[name](features)

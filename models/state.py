@@ -1,0 +1,409 @@
+"""Bounded per-customer state, updated purely by :func:`apply_event`.
+
+Whatever the history, the state holds fixed-size rings of time buckets, a few
+timestamps, counters and EWMAs — never a list of events. Rings are indexed by age
+relative to ``head_day`` (the newest day any bucketed event reached): index ``i`` of a
+day ring is day ``head_day - i``; index ``i`` of a week ring is week
+``week_of(head_day) - i``. A late event lands in the bucket of its own day or week; an
+event older than a ring's span only updates what it can (counters, timestamps).
+
+Days are UTC days since the epoch; weeks start on Monday (``week_of``).
+
+>>> from schemas.events import OrderEvent
+>>> ev = OrderEvent(event_type="order", event_id="e1", customer_id="c1", occurred_at="2024-05-01T10:00:00+00:00",
+...                 order_id="o1", status="placed", amount=25.0, currency="EUR", items=2, channel="web")
+>>> s = apply_event(None, ev)
+>>> s.seen("e1"), s.n_orders, s.preferred_channel, s.typical_gap_days
+(True, 1, 'web', 30.0)
+>>> CustomerState.from_json(s.to_json()) == s
+True
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, timezone
+
+from schemas.events import AppActivityEvent, OrderEvent, ProfileUpdate, SupportEvent
+
+DAY_S = 86_400.0
+DAY_SPAN = 35          # day buckets: windows up to 35 days (7d, 28d, 30d)
+WEEK_SPAN = 53         # week buckets for orders and spend: windows up to 365 days
+SUPPORT_WEEKS = 14     # week buckets for reopened/escalated tickets: 90-day windows
+SEEN_IDS = 32          # remembered event-id hashes (duplicate guard)
+MAX_OPEN = 8           # open tickets tracked; more saturate
+RESOLVED_IDS = 8       # recently resolved ticket hashes (a late `opened` stays closed)
+DEFAULT_GAP_DAYS = 30.0  # population default order gap until two order days are seen
+MIN_GAP_DAYS = 1.0     # typical gap never below one day
+CHANNELS = ("web", "app", "store", "other")
+CATEGORIES = ("billing", "delivery", "product", "account", "app", "other")
+FEATURE_BITS = 32      # hashed bitset of app features used, per week
+FEATURE_WEEKS = 5      # weeks of feature bitsets: a 28-day window touches at most 5
+
+_DAY_RINGS = ("d_orders", "d_tickets", "d_complaints", "d_sessions")
+_WEEK_RINGS = {"w_orders": WEEK_SPAN, "w_spend": WEEK_SPAN, "w_reopened": SUPPORT_WEEKS,
+               "w_escalations": SUPPORT_WEEKS, "w_features": FEATURE_WEEKS}
+
+
+def id_hash(text: str) -> int:
+    """Small stable hash of an id (CRC-32; the same in every process).
+
+    >>> id_hash("e1") == id_hash("e1"), id_hash("e1") == id_hash("e2")
+    (True, False)
+    """
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def day_of(epoch: float) -> int:
+    """UTC day number of an epoch time.
+
+    >>> day_of(0.0), day_of(86_399.9), day_of(-1.0)
+    (0, 0, -1)
+    """
+    return int(epoch // DAY_S)
+
+
+def week_of(day: int) -> int:
+    """Week number (weeks start Monday; the middle day of week ``w`` is day ``7 * w``).
+
+    >>> week_of(0), week_of(-3), week_of(-4), week_of(4)  # 1970-01-01 was a Thursday
+    (0, 0, -1, 1)
+    """
+    return (day + 3) // 7
+
+
+def _ewma(old: float | None, x: float, alpha: float) -> float:
+    return x if old is None else old + alpha * (x - old)
+
+
+@dataclass(slots=True)
+class CustomerState:
+    """One customer's bounded state. Build it with :func:`apply_event`, not by hand.
+
+    Times are epoch seconds (float) inside; the public properties return aware datetimes.
+    """
+
+    head_day: int | None = None
+    d_orders: list[int] = field(default_factory=lambda: [0] * DAY_SPAN)
+    d_tickets: list[int] = field(default_factory=lambda: [0] * DAY_SPAN)
+    d_complaints: list[int] = field(default_factory=lambda: [0] * DAY_SPAN)
+    d_sessions: list[int] = field(default_factory=lambda: [0] * DAY_SPAN)
+    w_orders: list[int] = field(default_factory=lambda: [0] * WEEK_SPAN)
+    w_spend: list[float] = field(default_factory=lambda: [0.0] * WEEK_SPAN)
+    w_reopened: list[int] = field(default_factory=lambda: [0] * SUPPORT_WEEKS)
+    w_escalations: list[int] = field(default_factory=lambda: [0] * SUPPORT_WEEKS)
+    w_features: list[int] = field(default_factory=lambda: [0] * FEATURE_WEEKS)
+    seen_ids: list[int] = field(default_factory=list)
+    # orders (lifetime)
+    n_orders: int = 0
+    n_order_days: int = 0
+    n_cancelled: int = 0
+    n_refunded: int = 0
+    n_returned: int = 0
+    total_spend: float = 0.0
+    total_discount: float = 0.0
+    channel_counts: list[int] = field(default_factory=lambda: [0] * len(CHANNELS))
+    first_order: float | None = None
+    last_order: float | None = None
+    # support
+    open_tickets: dict[int, float] = field(default_factory=dict)
+    resolved_ids: list[int] = field(default_factory=list)
+    category_opened: dict[str, list[float]] = field(default_factory=dict)
+    resolution_hours: float | None = None
+    csat: float | None = None
+    sentiment_fast: float | None = None
+    sentiment_slow: float | None = None
+    # app
+    last_login: float | None = None
+    last_push_opened: float | None = None
+    notifications_off: float | None = None
+    uninstalled_at: float | None = None
+    closed_at: float | None = None
+    session_fast: float | None = None
+    session_slow: float | None = None
+    # customer
+    first_seen: float | None = None
+    last_activity: float | None = None
+    profile_at: float | None = None
+    consent: bool | None = None
+    owner: str | None = None
+    segment: str | None = None
+    signup: str | None = None
+
+    # ------------------------------------------------------------ public view
+    def seen(self, event_id: str) -> bool:
+        """True when this event id is among the last ``SEEN_IDS`` applied."""
+        return id_hash(event_id) in self.seen_ids
+
+    @property
+    def last_activity_at(self) -> datetime | None:
+        """Latest order, support or app event from the customer (not leaving actions)."""
+        return _dt(self.last_activity)
+
+    @property
+    def first_seen_at(self) -> datetime | None:
+        """Earliest event time seen for this customer."""
+        return _dt(self.first_seen)
+
+    @property
+    def churned(self) -> bool:
+        """True once an ``account_closed`` activity was seen."""
+        return self.closed_at is not None
+
+    @property
+    def marketing_consent(self) -> bool:
+        """False until a profile update says True."""
+        return bool(self.consent)
+
+    @property
+    def signup_date(self) -> date | None:
+        """Signup date from the profile, if given."""
+        return date.fromisoformat(self.signup) if self.signup else None
+
+    @property
+    def preferred_channel(self) -> str | None:
+        """Channel of most placed orders (ties: web, app, store, other); None before any."""
+        best = max(range(len(CHANNELS)), key=lambda i: (self.channel_counts[i], -i))
+        return CHANNELS[best] if self.channel_counts[best] else None
+
+    @property
+    def typical_gap_days(self) -> float:
+        """Mean gap between order days, ``DEFAULT_GAP_DAYS`` until two order days are seen.
+
+        Computed as (last order - first order) / (order days - 1), so it does not
+        depend on the order events arrive in; never below ``MIN_GAP_DAYS``.
+        """
+        if self.n_order_days < 2 or self.first_order is None or self.last_order is None:
+            return DEFAULT_GAP_DAYS
+        span = (self.last_order - self.first_order) / DAY_S
+        return max(MIN_GAP_DAYS, span / (self.n_order_days - 1))
+
+    # ------------------------------------------------------------ persistence
+    def to_json(self) -> dict:
+        """Compact JSON-serialisable dict: defaults are left out, floats kept exact."""
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v == _DEFAULTS[f.name]:
+                continue
+            if f.name == "open_tickets":
+                v = [[k, _num(t)] for k, t in v.items()]
+            elif f.name in _DAY_RINGS or f.name in _WEEK_RINGS:
+                v = _trim([_num(x) for x in v])
+            elif isinstance(v, list):
+                v = [_num(x) for x in v]
+            elif isinstance(v, dict):
+                v = {k: [_num(x) for x in ts] for k, ts in v.items()}
+            elif isinstance(v, float):
+                v = _num(v)
+            out[f.name] = v
+        return out
+
+    @classmethod
+    def from_json(cls, obj: dict) -> "CustomerState":
+        """Inverse of :meth:`to_json`."""
+        kw = {}
+        for name, v in obj.items():
+            if name == "open_tickets":
+                v = {int(k): float(t) for k, t in v}
+            elif name == "category_opened":
+                v = {k: [float(x) for x in ts] for k, ts in v.items()}
+            elif name in _DAY_RINGS or name in _WEEK_RINGS:
+                n = DAY_SPAN if name in _DAY_RINGS else _WEEK_RINGS[name]
+                cast = float if name == "w_spend" else int
+                v = [cast(x) for x in v] + [cast(0)] * (n - len(v))
+            elif name in _FLOATS and v is not None:
+                v = float(v)
+            kw[name] = v
+        return cls(**kw)
+
+
+_DEFAULTS = {f.name: getattr(CustomerState(), f.name) for f in fields(CustomerState)}
+_FLOATS = {f.name for f in fields(CustomerState) if "float" in str(f.type) and "list" not in str(f.type)
+           and "dict" not in str(f.type)}
+
+
+def _num(x):
+    return int(x) if isinstance(x, float) and x.is_integer() and abs(x) < 2**53 else x
+
+
+def _trim(xs: list) -> list:
+    n = len(xs)
+    while n and xs[n - 1] == 0:
+        n -= 1
+    return xs[:n]
+
+
+def _dt(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, tz=timezone.utc)
+
+
+# ---------------------------------------------------------------- updates
+CSAT_ALPHA = 0.5                       # recent CSAT: EWMA weight of the newest score
+SENTIMENT_FAST, SENTIMENT_SLOW = 0.5, 0.1
+SESSION_FAST, SESSION_SLOW = 0.5, 0.1
+RESOLUTION_ALPHA = 0.3
+_LEAVING = frozenset({"notifications_disabled", "uninstall", "account_closed"})
+_NAMES = tuple(f.name for f in fields(CustomerState))
+_LISTS = tuple(n for n in _NAMES if isinstance(_DEFAULTS[n], list))
+
+
+def apply_event(state: CustomerState | None, event) -> CustomerState:
+    """Return a new state with ``event`` applied; ``state`` is never mutated.
+
+    Handles order, support, app-activity and profile events; any other event and a
+    repeated event id (among the last ``SEEN_IDS``) leave the state as it was (copied).
+    """
+    s = CustomerState() if state is None else _copy(state)
+    h = id_hash(event.event_id)
+    if h in s.seen_ids:
+        return s
+    s.seen_ids = (s.seen_ids + [h])[-SEEN_IDS:]
+    t = event.occurred_at.timestamp()
+    if isinstance(event, ProfileUpdate):
+        s.first_seen = t if s.first_seen is None else min(s.first_seen, t)
+        _profile(s, event, t)
+        return s
+    if not isinstance(event, (OrderEvent, SupportEvent, AppActivityEvent)):
+        return s
+    s.first_seen = t if s.first_seen is None else min(s.first_seen, t)
+    day = day_of(t)
+    _advance(s, day)
+    if isinstance(event, OrderEvent):
+        _order(s, event, t, day)
+        active = True
+    elif isinstance(event, SupportEvent):
+        _support(s, event, t, day)
+        active = event.action != "resolved"  # resolving is the agent's act, not the customer's
+    else:
+        _app(s, event, t, day)
+        active = event.activity not in _LEAVING
+    if active:
+        s.last_activity = t if s.last_activity is None else max(s.last_activity, t)
+    return s
+
+
+def _copy(s: CustomerState) -> CustomerState:
+    kw = {n: getattr(s, n) for n in _NAMES}
+    for n in _LISTS:
+        kw[n] = kw[n][:]
+    kw["open_tickets"] = dict(s.open_tickets)
+    kw["category_opened"] = {k: v[:] for k, v in s.category_opened.items()}
+    return CustomerState(**kw)
+
+
+def _advance(s: CustomerState, day: int) -> None:
+    if s.head_day is None:
+        s.head_day = day
+        return
+    if day <= s.head_day:
+        return
+    dd, dw = day - s.head_day, week_of(day) - week_of(s.head_day)
+    for name in _DAY_RINGS:
+        setattr(s, name, _shift(getattr(s, name), dd))
+    for name in _WEEK_RINGS:
+        setattr(s, name, _shift(getattr(s, name), dw))
+    s.head_day = day
+
+
+def _shift(ring: list, by: int) -> list:
+    if by <= 0:
+        return ring
+    n = len(ring)
+    zero = type(ring[0])(0)
+    return [zero] * min(by, n) + ring[: max(0, n - by)]
+
+
+def _bump(s: CustomerState, name: str, day: int, x=1) -> None:
+    ring = getattr(s, name)
+    i = s.head_day - day if name in _DAY_RINGS else week_of(s.head_day) - week_of(day)
+    if 0 <= i < len(ring):
+        ring[i] = round(ring[i] + x, 2) if name == "w_spend" else ring[i] + x
+
+
+def _order(s: CustomerState, ev: OrderEvent, t: float, day: int) -> None:
+    if ev.status != "placed":
+        name = {"cancelled": "n_cancelled", "refunded": "n_refunded", "returned": "n_returned"}[ev.status]
+        setattr(s, name, getattr(s, name) + 1)
+        return
+    if s.first_order is None or s.last_order is None:
+        s.n_order_days, s.first_order, s.last_order = 1, t, t
+    else:
+        if day not in (day_of(s.first_order), day_of(s.last_order)):
+            s.n_order_days += 1
+        s.first_order, s.last_order = min(s.first_order, t), max(s.last_order, t)
+    s.n_orders += 1
+    s.total_spend = round(s.total_spend + ev.amount, 2)
+    s.total_discount = round(s.total_discount + ev.discount_amount, 2)
+    s.channel_counts[CHANNELS.index(ev.channel)] += 1
+    _bump(s, "d_orders", day)
+    _bump(s, "w_orders", day)
+    _bump(s, "w_spend", day, ev.amount)
+
+
+def _support(s: CustomerState, ev: SupportEvent, t: float, day: int) -> None:
+    key = id_hash(ev.ticket_id)
+    if ev.action == "opened":
+        _bump(s, "d_tickets", day)
+        times = sorted(s.category_opened.get(ev.category, []) + [t])[-2:]
+        s.category_opened[ev.category] = times
+        if key not in s.resolved_ids and key not in s.open_tickets:
+            _open(s, key, t)
+    elif ev.action == "reopened":
+        _bump(s, "w_reopened", day)
+        s.resolved_ids = [k for k in s.resolved_ids if k != key]
+        _open(s, key, t)
+    elif ev.action == "escalated":
+        _bump(s, "w_escalations", day)
+    elif ev.action == "resolved":
+        opened = s.open_tickets.pop(key, None)
+        if opened is not None:
+            s.resolution_hours = _ewma(s.resolution_hours, max(0.0, t - opened) / 3600.0, RESOLUTION_ALPHA)
+        s.resolved_ids = ([k for k in s.resolved_ids if k != key] + [key])[-RESOLVED_IDS:]
+    if ev.is_complaint and ev.action in ("opened", "reopened"):
+        _bump(s, "d_complaints", day)
+    if ev.csat is not None:
+        s.csat = _ewma(s.csat, float(ev.csat), CSAT_ALPHA)
+    if ev.sentiment is not None:
+        s.sentiment_fast = _ewma(s.sentiment_fast, ev.sentiment, SENTIMENT_FAST)
+        s.sentiment_slow = _ewma(s.sentiment_slow, ev.sentiment, SENTIMENT_SLOW)
+
+
+def _open(s: CustomerState, key: int, t: float) -> None:
+    s.open_tickets[key] = t
+    if len(s.open_tickets) > MAX_OPEN:
+        del s.open_tickets[min(s.open_tickets, key=s.open_tickets.__getitem__)]
+
+
+def _app(s: CustomerState, ev: AppActivityEvent, t: float, day: int) -> None:
+    a = ev.activity
+    if a in ("login", "session"):
+        s.last_login = t if s.last_login is None else max(s.last_login, t)
+    if a == "session":
+        _bump(s, "d_sessions", day)
+        if ev.duration_s is not None:
+            s.session_fast = _ewma(s.session_fast, ev.duration_s, SESSION_FAST)
+            s.session_slow = _ewma(s.session_slow, ev.duration_s, SESSION_SLOW)
+    elif a == "feature_used" and ev.feature:
+        ring, i = s.w_features, week_of(s.head_day) - week_of(day)
+        if 0 <= i < len(ring):
+            ring[i] |= 1 << (id_hash(ev.feature) % FEATURE_BITS)
+    elif a == "push_opened":
+        s.last_push_opened = t if s.last_push_opened is None else max(s.last_push_opened, t)
+    elif a == "notifications_disabled":
+        s.notifications_off = t if s.notifications_off is None else max(s.notifications_off, t)
+    elif a == "uninstall":
+        s.uninstalled_at = t if s.uninstalled_at is None else max(s.uninstalled_at, t)
+    elif a == "account_closed":
+        s.closed_at = t if s.closed_at is None else min(s.closed_at, t)
+
+
+def _profile(s: CustomerState, ev: ProfileUpdate, t: float) -> None:
+    newer = s.profile_at is None or t >= s.profile_at
+    signup = ev.signup_date.isoformat() if ev.signup_date else None
+    for name, v in (("segment", ev.segment), ("signup", signup), ("consent", ev.marketing_consent), ("owner", ev.owner)):
+        if v is not None and (newer or getattr(s, name) is None):
+            setattr(s, name, v)
+    if newer:
+        s.profile_at = t
