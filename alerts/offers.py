@@ -64,7 +64,7 @@ class Rule(BaseModel):
     """One offer: what, through which channels, worth how much, for how long."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    offer_type: str = Field(min_length=1)
+    offer_type: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     channels: tuple[DeliveryChannel, ...] = Field(min_length=1)
     value: float = Field(default=0.0, ge=0)
     expiry_days: float = Field(default=14.0, gt=0)
