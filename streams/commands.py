@@ -1,0 +1,85 @@
+"""``simulate``, ``replay`` and ``report``: short commands around the producer and Redis."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from pydantic import TypeAdapter, ValidationError
+
+from schemas.errors import DecodeError
+from schemas.events import AnyEvent
+from streams.publish import ensure_topics, producer, publish_models, read_jsonl
+from streams.services import services
+from streams.settings import Settings
+
+_EVENT = TypeAdapter(AnyEvent)
+
+
+async def simulate(settings: Settings, customers: int, days: float, seed: int, start: datetime, out: Path | None) -> int:
+    from streams.simulator import Simulator
+
+    sim = Simulator(customers, seed=seed, start=start)
+    events = sim.events_between(start, start + timedelta(days=days))
+    if out is not None:
+        from streams.simulator import write_fates, to_jsonl
+
+        to_jsonl(events, out)
+        write_fates(sim, out.with_suffix(".fates.json"))
+        print(f"wrote {len(events)} events of {customers} customers to {out}")
+        return 0
+    with services(settings) as s:
+        await ensure_topics(s)
+        prod = producer(s)
+        await prod.start()
+        try:
+            n = await publish_models(prod, s, events)
+            await prod.flush()
+        finally:
+            await prod.stop()
+    print(f"published {n} events of {customers} customers to {s.bootstrap_servers}")
+    return 0
+
+
+def load_events(path: Path) -> list:
+    """Validated events of a JSONL file; the first bad line stops with its line number."""
+    events = []
+    for no, obj in read_jsonl(path):
+        try:
+            events.append(_EVENT.validate_python(obj))
+        except ValidationError as exc:
+            raise DecodeError("invalid", f"{path}:{no}: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from None
+    return events
+
+
+async def replay(settings: Settings, path: Path) -> int:
+    events = load_events(path)
+    with services(settings) as s:
+        await ensure_topics(s)
+        prod = producer(s)
+        await prod.start()
+        try:
+            sent = 0
+            for i in range(0, len(events), 5000):
+                sent += await publish_models(prod, s, events[i:i + 5000])
+                print(f"\rreplayed {sent}/{len(events)}", end="", file=sys.stderr, flush=True)
+            await prod.flush()
+        finally:
+            await prod.stop()
+    print(f"\nreplayed {sent} events from {path}")
+    return 0
+
+
+async def report(settings: Settings) -> int:
+    import redis.asyncio as aioredis
+
+    from alerts.experiment import ExperimentStore
+    from alerts.report import format_report, report as build
+
+    r = aioredis.Redis.from_url(settings.redis_url)
+    try:
+        print(format_report(await build(ExperimentStore(r, settings.redis_prefix))))
+    finally:
+        await r.aclose()
+    return 0

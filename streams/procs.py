@@ -1,0 +1,68 @@
+"""Starting and stopping worker processes (demo, tests): they die with their parent."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from streams.embedded import _die_with_parent
+from streams.settings import Settings
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """``CHURN_*`` variables that reproduce ``settings`` in a child process."""
+    env = {}
+    for name, value in settings.model_dump(exclude_none=True).items():
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[f"CHURN_{name.upper()}"] = str(value)
+    return env
+
+
+class WorkerProcess:
+    """``churn-alert worker`` as a child process with its output in a log file."""
+
+    def __init__(self, settings: Settings, name: str = "worker") -> None:
+        self.settings = settings
+        self.log_path = Path(tempfile.mkstemp(prefix=f"churn-{name}-", suffix=".log")[1])
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "WorkerProcess":
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHURN_")} | settings_env(self.settings)
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env, stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        """SIGTERM (clean stop), then SIGKILL after ``timeout``."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def log_tail(self, n: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-n:]
+
+    def __enter__(self) -> "WorkerProcess":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
