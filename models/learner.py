@@ -1,0 +1,123 @@
+"""The one learner: progressive validation, class balance, periodic publishing.
+
+Each labelled example is first *scored* by the current model, then learned (score
+before learn), so the rolling metrics judge the model the way it runs, on delayed
+labels. Rolling window metrics: exact ROC AUC, log loss, Brier score, positive rate,
+mean score and calibration in five score bins; an ADWIN drift detector watches the
+squared error.
+
+Class imbalance: the minority class is weighted by the running
+majority/minority ratio (capped at ``max_weight``). Scores then rank like
+balanced-odds scores rather than calibrated probabilities, which is what the tier
+thresholds (0.5/0.7/0.85) need when churners are rare. ``balance=False`` turns it
+off. A version is published every ``publish_every`` examples (also before
+``min_labels``: the scorer gates on ``n_seen``, and a restart loses at most
+``publish_every`` examples); the meta records ``ready = n_seen >= min_labels``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from typing import Any
+
+from river import drift
+
+from models.labelling import LabelledExample
+from models.metrics import ModelMetrics, roc_auc
+from models.model import DEFAULT_KIND, ChurnModel
+from models.registry import ModelRegistry
+
+EPS = 1e-7
+
+
+class Learner:
+    """Consumes labelled examples; publishes model versions to ``registry``."""
+
+    def __init__(self, model: ChurnModel, *, registry: ModelRegistry | None = None, publish_every: int = 200,
+                 min_labels: int = 200, metrics: ModelMetrics | None = None, window: int = 1000,
+                 balance: bool = True, max_weight: float = 10.0, drifts: int = 0) -> None:
+        self.model, self.registry, self.metrics = model, registry, metrics
+        self.publish_every, self.min_labels = publish_every, min_labels
+        self.balance, self.max_weight = balance, max_weight
+        self.window: deque[tuple[float, bool]] = deque(maxlen=window)
+        self.drifts, self._adwin, self._since_publish = drifts, drift.ADWIN(), 0
+
+    @classmethod
+    async def resume(cls, registry: ModelRegistry, *, kind: str = DEFAULT_KIND, **kwargs: Any) -> "Learner":
+        """Continue from the newest published version, or start a fresh ``kind`` model."""
+        v = await registry.latest_version()
+        if v is None:
+            return cls(ChurnModel(kind), registry=registry, **kwargs)
+        model = ChurnModel.from_bytes(await registry.load(v))
+        model.version = v
+        kwargs.setdefault("drifts", int((await registry.meta(v)).get("drifts", 0)))
+        return cls(model, registry=registry, **kwargs)
+
+    def weight(self, y: bool) -> float:
+        """Weight of a ``y`` example: majority/minority ratio for the minority class."""
+        if not self.balance:
+            return 1.0
+        mine, other = (self.model.n_pos, self.model.n_neg) if y else (self.model.n_neg, self.model.n_pos)
+        return min(self.max_weight, (other + 1) / (mine + 1)) if mine < other else 1.0
+
+    def update(self, ex: LabelledExample) -> float:
+        """Score, then learn one example (no I/O); returns the pre-learning score."""
+        t0 = time.perf_counter()
+        p = self.model.score(ex.x)
+        self.window.append((p, ex.y))
+        self._adwin.update((float(ex.y) - p) ** 2)
+        if self._adwin.drift_detected:
+            self.drifts += 1
+            if self.metrics:
+                self.metrics.drifts.inc()
+        self.model.learn(ex.x, ex.y, self.weight(ex.y))
+        if self.metrics:
+            self.metrics.examples.labels(label="positive" if ex.y else "negative").inc()
+            self.metrics.learn_seconds.observe(time.perf_counter() - t0)
+        return p
+
+    async def learn(self, ex: LabelledExample) -> str | None:
+        """:meth:`update`, then publish when due; returns the new version id or ``None``."""
+        self.update(ex)
+        self._since_publish += 1
+        if self.registry is None or self._since_publish < self.publish_every:
+            return None
+        return await self.publish()
+
+    async def publish(self) -> str:
+        """Publish the current model with its health as meta; the model takes the new version."""
+        if self.registry is None:
+            raise ValueError("this learner has no registry to publish to")
+        meta = self.health()
+        self.model.version = await self.registry.publish(self.model.to_bytes(), meta)
+        self._since_publish = 0
+        if self.metrics:
+            self.metrics.published.inc()
+        return self.model.version
+
+    def health(self) -> dict[str, Any]:
+        """Rolling progressive-validation metrics; also pushed to the Prometheus gauges."""
+        m, w = self.model, self.window
+        h: dict[str, Any] = {"kind": m.kind, "n_seen": m.n_seen, "positives": m.n_pos, "negatives": m.n_neg,
+                             "ready": m.n_seen >= self.min_labels, "drifts": self.drifts, "window": len(w)}
+        if w:
+            ps, ys = [p for p, _ in w], [y for _, y in w]
+            h["roc_auc"] = roc_auc(ps, ys)
+            h["log_loss"] = -sum(math.log(max(EPS, p if y else 1 - p)) for p, y in w) / len(w)
+            h["brier"] = sum((float(y) - p) ** 2 for p, y in w) / len(w)
+            h["positive_rate"] = sum(ys) / len(w)
+            h["mean_score"] = sum(ps) / len(w)
+            bins: list[list[float]] = [[0.0, 0.0, 0] for _ in range(5)]
+            for p, y in w:
+                b = bins[min(4, int(p * 5))]
+                b[0], b[1], b[2] = b[0] + p, b[1] + y, b[2] + 1
+            h["calibration"] = [{"mean_score": s / n, "observed_rate": o / n, "n": n} for s, o, n in bins if n]
+            if self.metrics:
+                for key in ("roc_auc", "log_loss", "brier", "positive_rate", "mean_score"):
+                    getattr(self.metrics, key).set(h[key])
+        if self.metrics:
+            self.metrics.n_seen.set(m.n_seen)
+        h = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in h.items()}
+        return h

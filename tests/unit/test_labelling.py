@@ -1,0 +1,78 @@
+"""Delayed labels: one pending snapshot, negatives on activity, positives on silence or closure."""
+
+from dataclasses import fields
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import given, strategies as st
+
+from models.labelling import (DAY, LabelledExample, Snapshot, horizon_due, on_activity, on_churn, on_score,
+                              on_silence)
+
+X = {"orders_30d": 2.0, "days_since_last_order": 3.0}
+
+
+def snap(t=0.0):
+    s = on_score(None, None, t, X, "rules-1", interval_days=7)
+    assert s is not None
+    return s
+
+
+def test_at_most_one_pending_and_one_per_interval():
+    s = snap()
+    assert on_score(s, s.taken_at, 30 * DAY, X, "rules-1", interval_days=7) is None  # one pending
+    assert on_score(None, s.taken_at, 6.9 * DAY, X, "rules-1", interval_days=7) is None  # too soon
+    again = on_score(None, s.taken_at, 7 * DAY, X, "m-000001", interval_days=7)
+    assert again == Snapshot(taken_at=7 * DAY, x=X, model_version="m-000001")
+
+
+def test_activity_within_horizon_is_negative_resolved_now():
+    pending, ex = on_activity(snap(), 12 * DAY, horizon_days=30)
+    assert pending is None
+    assert ex == LabelledExample(x=X, y=False, taken_at=0.0, resolved_at=12 * DAY, model_version="rules-1")
+
+
+def test_activity_after_missed_horizon_is_positive_resolved_at_horizon():
+    _, ex = on_activity(snap(), 45 * DAY, horizon_days=30)
+    assert ex.y is True and ex.resolved_at == 30 * DAY
+
+
+def test_silence_waits_until_due_then_positive():
+    s = snap(DAY)
+    assert horizon_due(s, 30) == 31 * DAY
+    assert on_silence(s, 31 * DAY - 1, horizon_days=30) == (s, None)
+    pending, ex = on_silence(s, 40 * DAY, horizon_days=30)
+    assert pending is None and ex.y is True and ex.resolved_at == 31 * DAY
+
+
+def test_churn_is_positive_now_and_nothing_pending_gives_nothing():
+    _, ex = on_churn(snap(), 2 * DAY)
+    assert ex.y is True and ex.resolved_at == 2 * DAY
+    assert on_churn(None, 0.0) == on_activity(None, 0.0, 30) == on_silence(None, 0.0, 30) == (None, None)
+
+
+def test_aware_datetime_equals_epoch_seconds():
+    t = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
+    assert on_score(None, None, t, X, "v", 7).taken_at == t.timestamp()
+
+
+def test_examples_carry_no_customer_id():
+    assert "customer_id" not in {f.name for f in fields(LabelledExample)} | {f.name for f in fields(Snapshot)}
+
+
+def test_json_round_trips_and_is_compact_for_the_catalogue():
+    ex = on_activity(snap(), DAY, 30)[1]
+    assert LabelledExample.from_json(ex.to_json()) == ex
+    features = pytest.importorskip("models.features")
+    x = {name: float(i) for i, name in enumerate(features.FEATURE_NAMES)}
+    s = Snapshot(taken_at=1.0, x=x, model_version="m-000002")
+    doc = s.to_json()
+    assert doc["x"] == list(x.values()) and "d" not in doc
+    assert Snapshot.from_json(doc) == s
+
+
+@given(gap=st.floats(min_value=0, max_value=400), horizon=st.floats(min_value=1, max_value=120))
+def test_label_is_whether_the_gap_exceeded_the_horizon(gap, horizon):
+    _, ex = on_activity(snap(), gap * DAY, horizon)
+    assert ex.y == (gap * DAY > horizon * DAY)
+    assert ex.resolved_at <= horizon_due(snap(), horizon)

@@ -1,0 +1,72 @@
+"""Scorer: prior until the model has min_labels, shared model in process, hot reload from Redis."""
+
+import asyncio
+import uuid
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry
+
+from models.metrics import ModelMetrics
+from models.model import ChurnModel
+from models.prior import RulePrior
+from models.registry import ModelRegistry
+from models.scorer import Scorer
+
+URL = "redis://127.0.0.1:6379/0"
+X = {"order_overdue_ratio": 3.0, "complaints_30d": 1.0}
+
+
+def model_with(n, y=True):
+    m = ChurnModel()
+    for i in range(n):
+        m.learn({"order_overdue_ratio": float(i % 5)}, y if i % 2 else not y)
+    return m
+
+
+@pytest.fixture
+def prefix():
+    p = f"test-scorer-{uuid.uuid4().hex}"
+    yield p
+    r = redis.Redis.from_url(URL)
+    keys = list(r.scan_iter(f"{p}:*"))
+    if keys:
+        r.delete(*keys)
+    r.close()
+
+
+def test_shared_model_takes_over_at_min_labels():
+    model = model_with(9)
+    scorer = Scorer.from_model(model, min_labels=10)
+    prior = RulePrior()
+    assert scorer.score(X) == (prior.score(X), "rules-1")
+    assert scorer.explain(X) == prior.explain(X)
+    model.learn(X, True)  # the learner's learning is visible at once
+    assert scorer.score(X) == (model.score(X), "logreg-local")
+    assert scorer.explain(X) == model.explain(X)
+
+
+def test_refresh_loads_only_new_versions(prefix):
+    async def main():
+        client = aioredis.Redis.from_url(URL)
+        try:
+            reg = ModelRegistry(client, prefix)
+            metrics = ModelMetrics(CollectorRegistry())
+            scorer = Scorer(RulePrior(), min_labels=20, metrics=metrics)
+            assert await scorer.refresh(reg) is False and scorer.score(X)[1] == "rules-1"
+
+            v1 = await reg.publish(model_with(10).to_bytes(), {})
+            assert await scorer.refresh(reg) is True and scorer.loaded == v1
+            assert scorer.score(X)[1] == "rules-1"  # too few labels: still the prior
+            assert metrics.using_prior._value.get() == 1
+            assert await scorer.refresh(reg) is False
+
+            m2 = model_with(40)
+            v2 = await reg.publish(m2.to_bytes(), {})
+            assert await scorer.refresh(reg) is True
+            assert scorer.score(X) == (m2.score(X), v2)
+            assert metrics.using_prior._value.get() == 0 and metrics.model_loads._value.get() == 2
+        finally:
+            await client.aclose()
+    asyncio.run(main())
