@@ -3,7 +3,7 @@
 Inputs are one union discriminated on ``event_type``. Every model rejects unknown
 fields and accepts only timezone-aware times.
 
->>> ev = OrderEvent(event_id="e1", customer_id="c1", occurred_at="2024-05-01T10:00:00+02:00",
+>>> ev = OrderEvent(event_type="order", event_id="e1", customer_id="c1", occurred_at="2024-05-01T10:00:00+02:00",
 ...                 order_id="o1", status="placed", amount=25.0, currency="EUR", items=2, channel="web")
 >>> ev.event_type, ev.occurred_at.utcoffset().total_seconds()
 ('order', 7200.0)
@@ -141,7 +141,9 @@ class RiskAlert(_Frozen):
     score: float = Field(ge=0, le=1, description="Churn probability estimate 0-1.", examples=[0.83])
     tier: Tier = Field(description="Tier now.", examples=["high"])
     previous_tier: Tier = Field(description="Tier before this alert.", examples=["watch"])
-    reasons: list[Reason] = Field(description="Top reasons, most important first.")
+    reasons: list[Reason] = Field(description="Top reasons, most important first.", examples=[[{
+        "feature": "order_overdue_ratio", "value": 3.1, "contribution": 0.21,
+        "text": "No order for 47 days, 3.1x longer than usual for this customer"}]])
     value_segment: ValueSegment = Field(description="high / mid / low, from RFM and expected value.", examples=["mid"])
     model_version: str = Field(description="Model version that produced the score.", examples=["rules-1"])
     occurred_at: AwareDatetime = Field(description="Event time of the triggering event or silence checkpoint.", examples=["2024-05-01T10:00:00+00:00"])
