@@ -107,15 +107,19 @@ def horizon_due(pending: Snapshot, horizon_days: float) -> float:
 
 def on_score(pending: Snapshot | None, last_snapshot_at: float | None, now: float | datetime,
              x: Features, version: str, interval_days: float) -> Snapshot | None:
-    """A new snapshot when none is pending and the last one is ``interval_days`` old.
+    """The snapshot that is pending after a score: ``pending`` itself if there is one,
+    a new one when the last was taken ``interval_days`` ago or more, else ``None``.
 
-    Returns ``None`` when no snapshot is due (keep ``pending`` as it is).
+    A caller knows a snapshot was taken when the result ``is not pending``.
 
     >>> on_score(None, 0.0, 3 * DAY, {}, "rules-1", interval_days=7) is None
     True
+    >>> s = Snapshot(0.0, {}, "rules-1")
+    >>> on_score(s, 0.0, 30 * DAY, {}, "rules-1", interval_days=7) is s
+    True
     """
     if pending is not None:
-        return None
+        return pending
     t = _epoch(now)
     if last_snapshot_at is not None and t - last_snapshot_at < interval_days * DAY:
         return None

@@ -20,7 +20,7 @@ def snap(t=0.0):
 
 def test_at_most_one_pending_and_one_per_interval():
     s = snap()
-    assert on_score(s, s.taken_at, 30 * DAY, X, "rules-1", interval_days=7) is None  # one pending
+    assert on_score(s, s.taken_at, 30 * DAY, X, "m-000009", interval_days=7) is s  # one pending, kept as is
     assert on_score(None, s.taken_at, 6.9 * DAY, X, "rules-1", interval_days=7) is None  # too soon
     again = on_score(None, s.taken_at, 7 * DAY, X, "m-000001", interval_days=7)
     assert again == Snapshot(taken_at=7 * DAY, x=X, model_version="m-000001")
