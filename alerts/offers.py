@@ -98,7 +98,7 @@ class OfferPolicy(BaseModel):
             raise ConfigError(f"offer policy {where}: not valid YAML: {exc}") from exc
         except ValidationError as exc:
             err = exc.errors()[0]
-            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            key = ".".join(_key_path(err["loc"])) or "(top level)"
             raise ConfigError(f"offer policy {where}: key '{key}': {err['msg']}") from exc
 
     def rule(self, kind: Kind, driver: Driver, segment: ValueSegment) -> Rule | None:
@@ -108,6 +108,17 @@ class OfferPolicy(BaseModel):
             if (rule := table.get(d, {}).get(s)) is not None:  # type: ignore[call-overload]
                 return rule
         return None
+
+
+def _key_path(loc: tuple[int | str, ...]) -> list[str]:
+    """The file's keys in a pydantic error location, without pydantic's type tags."""
+    keys: list[str] = []
+    for part in loc:
+        if part == "[key]":
+            break
+        if not (isinstance(part, str) and "[" in part):
+            keys.append(str(part))
+    return keys
 
 
 @dataclass(frozen=True, slots=True)
