@@ -58,20 +58,28 @@ class CustomerHandler:
         t = ev.occurred_at.timestamp()
         wm = self.watermarks[partition] = max(self.watermarks.get(partition, t), t)
         self.metrics.watermark.labels(partition=str(partition)).set(wm)
+        if self.s.clock == "event":
+            # Replay mode: checkpoints the watermark passed run first, inline, exactly as in the
+            # backtest. Their keys share this partition (one due index per partition), and Faust
+            # writes the changelog to the current event's partition, so this is safe.
+            for customer_id, at in self.sweep.due(partition, wm):
+                await self._apply_tick(partition, customer_id.encode(), at)
         record = CustomerRecord.decode(self.table.get(key))
         step = self.processor.on_event(record, ev, to_dt(wm))
         await self._commit(partition, key, ev.customer_id, step, event=ev)
-        if self.s.clock == "event":
-            await self._send_ticks(self.sweep.due(partition, wm))
 
     async def _tick(self, partition: int, key: bytes | None, value: bytes | None) -> None:
         if key is None or value is None:
             raise DecodeError("invalid", "silence tick without key or value")
+        await self._apply_tick(partition, key, decode_tick(value))
+
+    async def _apply_tick(self, partition: int, key: bytes, at: float) -> None:
         record = CustomerRecord.decode(self.table.get(key))
-        step = self.processor.on_tick(key.decode(), record, to_dt(decode_tick(value)))
+        step = self.processor.on_tick(key.decode(), record, to_dt(at))
         if step.kind == "stale":
             self.metrics.messages.labels(outcome="stale_tick").inc()
             return
+        self.metrics.sweep_due.inc()
         await self._commit(partition, key, key.decode(), step, event=None)
 
     async def _commit(self, partition: int, key: bytes, customer_id: str, step: Step, *, event: Any) -> None:
@@ -90,17 +98,16 @@ class CustomerHandler:
             self.sweep.schedule(partition, customer_id, step.record.next_check)
         self.metrics.messages.labels(outcome="applied").inc()
 
-    async def _send_ticks(self, due: list[tuple[str, float]]) -> None:
-        for customer_id, at in due:
-            await self.send(self.ticks_topic, customer_id.encode(), encode_tick(at))
-        if due:
-            self.metrics.sweep_due.inc(len(due))
-
     async def sweep_wall(self) -> None:
-        """Live mode: everything due by the wall clock, across partitions."""
+        """Live mode: a tick for everything due by the wall clock, across partitions.
+
+        A timer has no current event, and Faust writes tables only inside stream
+        iteration, so the ticks go through the co-partitioned tick topic.
+        """
         with self.metrics.sweep_seconds.time():
             due = self.sweep.due_all(time.time())
-        await self._send_ticks(due)
+        for customer_id, at in due:
+            await self.send(self.ticks_topic, customer_id.encode(), encode_tick(at))
         self.metrics.scheduled.set(len(self.sweep))
 
     async def rebuild_sweep(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from alerts import experiment
@@ -93,6 +93,10 @@ class Processor:
     snapshot_interval_days: float
     cooldown_days: float
 
+    @property
+    def horizon(self) -> timedelta:
+        return timedelta(days=self.horizon_days)
+
     # ------------------------------------------------------------------ messages
     def on_event(self, record: CustomerRecord, event: Event, now: datetime) -> Step:
         """Apply one decoded event; ``now`` is the partition watermark (event time)."""
@@ -111,7 +115,11 @@ class Processor:
         if closed:
             if record.pending is not None:
                 record.pending, ex = labelling.on_churn(record.pending, t)
-                step.labels.append(ex)
+                if ex is not None:
+                    step.labels.append(ex)
+            record.tracking, res = experiment.on_churn(record.tracking)
+            if res is not None:
+                step.resolutions.append(res)
             self._note_churn(record, step, t)
         elif is_activity(event):
             record.churn_noted_at = None
@@ -120,7 +128,7 @@ class Processor:
                 if ex is not None:
                     step.labels.append(ex)
             if record.tracking is not None:
-                record.tracking, res = experiment.on_activity(record.tracking, t, self.horizon_days)
+                record.tracking, res = experiment.on_activity(record.tracking, now, self.horizon)
                 if res is not None:
                     step.resolutions.append(res)
         self._score(event.customer_id, record, step, now, trigger="event")
@@ -137,7 +145,7 @@ class Processor:
             if ex is not None:
                 step.labels.append(ex)
         if record.tracking is not None:
-            record.tracking, res = experiment.on_silence(record.tracking, t, self.horizon_days)
+            record.tracking, res = experiment.on_silence(record.tracking, now, self.horizon)
             if res is not None:
                 step.resolutions.append(res)
         last = record.state.last_activity_at
@@ -176,7 +184,7 @@ class Processor:
         if record.pending is not None:
             candidates.append(labelling.horizon_due(record.pending, self.horizon_days))
         if record.tracking is not None:
-            candidates.append(experiment.horizon_due(record.tracking, self.horizon_days))
+            candidates.append(record.tracking.offered_at + self.horizon_days * DAY_S)
         last = record.state.last_activity_at
         if last is not None and record.churn_noted_at is None and not record.state.churned:
             candidates.append(last.timestamp() + self.horizon_days * DAY_S)

@@ -52,7 +52,7 @@ class CustomerSim:
         return procs
 
     def _push(self, raw: Raw) -> None:
-        heapq.heappush(self.heap, raw)
+        heapq.heappush(self.heap, (float(round(raw[0])), *raw[1:]))  # whole seconds
 
     def extend(self, t1: float) -> None:
         """Generate every occurrence that starts before ``t1``."""

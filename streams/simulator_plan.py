@@ -117,14 +117,14 @@ def draw_plan(seed: int, idx: int, start_ts: float, horizon_s: float, churn_shar
     for ts, kind in ((plan.notif_off_at, "notifications_disabled"), (plan.uninstall_at, "uninstall")):
         if ts < INF:
             plan.milestones.append((ts, kind))
-    plan.milestones.sort()
+    plan.milestones = sorted((float(round(ts)), kind) for ts, kind in plan.milestones)
     return plan
 
 
 def _draw_fate(rng: Random, plan: Plan, start_ts: float, horizon_s: float) -> None:
     lo = max(start_ts + min(60 * DAY, horizon_s / 2), plan.active_from + min(45 * DAY, horizon_s / 3))
     hi = max(start_ts + horizon_s, lo + DAY)
-    plan.churn_at = rng.uniform(lo, hi)
+    plan.churn_at = float(round(rng.uniform(lo, hi)))
     length = min(rng.uniform(30, 100) * DAY, 0.8 * (plan.churn_at - plan.active_from))
     plan.decline_start = plan.churn_at - length
     plan.closes_account = rng.random() < CLOSE_SHARE

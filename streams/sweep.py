@@ -44,7 +44,7 @@ class Sweep:
     def schedule(self, partition: int, customer_id: str, due: float | None) -> None:
         idx = self._index.setdefault(partition, DueIndex())
         if due is None:
-            idx.remove(customer_id)
+            idx.cancel(customer_id)
         else:
             idx.schedule(customer_id, due)
 
@@ -54,12 +54,12 @@ class Sweep:
 
     def remove(self, partition: int, customer_id: str) -> None:
         if partition in self._index:
-            self._index[partition].remove(customer_id)
+            self._index[partition].cancel(customer_id)
 
     def due(self, partition: int, now: float, limit: int | None = None) -> list[tuple[str, float]]:
         """Pop the (customer, due time) pairs of one partition due at ``now``."""
         idx = self._index.get(partition)
-        return idx.pop_due(now, limit) if idx is not None else []
+        return idx.pop_due_items(now, limit) if idx is not None else []
 
     def due_all(self, now: float, limit: int | None = None) -> list[tuple[str, float]]:
         out: list[tuple[str, float]] = []
