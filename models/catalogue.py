@@ -37,7 +37,7 @@ _SPECS = (
                 "The customer's own rhythm, the yardstick for 'overdue'."),
     FeatureSpec("order_overdue_ratio", "days_since_last_order / order_gap_typical_days", "lifetime",
                 "Silence measured against the customer's own rhythm: 3x the usual gap is alarming, 30 days is not for a quarterly buyer."),
-    FeatureSpec("spend_90d", "sum of placed order amounts in the last 90 days (weekly buckets)", "90d",
+    FeatureSpec("spend_90d", "sum of placed order amounts in the last 90 days (weekly buckets, to 0.1)", "90d",
                 "Monetary value now."),
     FeatureSpec("spend_trend", "(spend last 90d - spend previous 90d) / max of the two; 0 when both are 0", "180d",
                 "Shrinking spend (towards -1) often precedes leaving."),
