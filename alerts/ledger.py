@@ -6,7 +6,7 @@ cap and a retried ``reserve`` of the same ``offer_id`` returns the first answer.
 Keys (``P`` is the prefix). Per customer, all under ``P:cust:<customer_id>:``:
 
 - ``P:cust:<id>:contacts`` sorted set, offer_id → day (epoch s) of each counted contact
-- ``P:cust:<id>:offers``   hash, offer_id → first reserve result (dedup)
+- ``P:cust:<id>:offers``   hash, offer_id → first reserve result: ``ok`` or the skip sentence (dedup)
 
 Shared: ``P:alert:<alert_id>`` (claimed alerts, opaque hash ids, TTL),
 ``P:day:<date>:type:<offer_type>`` and ``P:day:<date>:spend`` (daily counters, TTL),
@@ -32,9 +32,9 @@ if ARGV[2] ~= '1' then
   local day, window = tonumber(ARGV[3]), tonumber(ARGV[4])
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', day - window)
   local spend = tonumber(redis.call('GET', KEYS[4]) or '0')
-  if redis.call('ZCOUNT', KEYS[2], '(' .. (day - window), '+inf') >= tonumber(ARGV[5]) then res = 'contacts'
-  elseif tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[6]) then res = 'type'
-  elseif ARGV[9] == '1' and spend + tonumber(ARGV[8]) > tonumber(ARGV[7]) then res = 'spend'
+  if redis.call('ZCOUNT', KEYS[2], '(' .. (day - window), '+inf') >= tonumber(ARGV[5]) then res = ARGV[12]
+  elseif tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[6]) then res = ARGV[13]
+  elseif ARGV[9] == '1' and spend + tonumber(ARGV[8]) > tonumber(ARGV[7]) then res = ARGV[14]
   else
     redis.call('ZADD', KEYS[2], day, ARGV[1])
     redis.call('EXPIRE', KEYS[2], window + 86400)
@@ -107,11 +107,12 @@ class OfferLedger:
         pending = json.dumps(plan.to_json()) if plan.status == "pending_approval" else ""
         args = [plan.offer_id, int(plan.control_group), day_s, caps.contact_window_days * 86_400,
                 caps.contacts_per_customer, caps.type_cap(plan.offer_type), repr(float(caps.daily_spend)),
-                repr(float(plan.value)), int(plan.monetary), pending, self._ttl]
+                repr(float(plan.value)), int(plan.monetary), pending, self._ttl,
+                *(skip_reason(code, caps, plan.offer_type) for code in ("contacts", "type", "spend"))]
         res, dup = await self._reserve(keys=keys, args=args)
         res = res.decode() if isinstance(res, bytes) else res
         if res != "ok":
-            return Skip(skip_reason(res, caps, plan.offer_type))
+            return Skip(res)  # the sentence stored by the first reserve of this offer_id
         return Reserved(plan.offer_id, plan.status, bool(dup))
 
     async def claim_alert(self, alert_id: str, *, ttl_s: int | None = None) -> bool:

@@ -1,0 +1,170 @@
+"""OfferLedger against the real Redis at 127.0.0.1:6379: caps, dedup, approvals, erasure, concurrency."""
+
+import asyncio
+import uuid
+from dataclasses import replace
+from datetime import date, timedelta
+
+import pytest
+from redis.asyncio import Redis
+
+from alerts.ledger import OfferLedger, Reserved
+from alerts.offers import Caps, OfferPlan, Skip
+
+URL = "redis://127.0.0.1:6379/0"
+DAY = date(2024, 5, 1)
+CAPS = Caps(contacts_per_customer=2, contact_window_days=30, daily_per_type=100, daily_spend=50.0)
+
+
+def plan(n=0, *, customer="c-1", offer_type="free_returns", value=0.0, monetary=False, control=False, status="send"):
+    return OfferPlan(offer_id=f"off-{customer}-{n}", alert_id=f"al-{n}", customer_id=customer, kind="retention",
+                     offer_type=offer_type, channel="email", value=value, monetary=monetary, expiry_days=14,
+                     driver="service", value_segment="mid", reason="because", control_group=control,
+                     status="held_out" if control else status, occurred_at=1714521600.0 + n)
+
+
+def in_redis(body):
+    """Run ``body(ledger, redis, prefix)`` with a fresh prefix; delete every key under it afterwards."""
+    async def main():
+        prefix = f"test-ledger-{uuid.uuid4().hex}"
+        redis = Redis.from_url(URL)
+        try:
+            await body(OfferLedger(redis, prefix), redis, prefix)
+        finally:
+            keys = [k async for k in redis.scan_iter(match=f"{prefix}:*")]
+            if keys:
+                await redis.delete(*keys)
+            await redis.aclose()
+    asyncio.run(main())
+
+
+def test_contact_cap_across_offer_types_and_window():
+    async def body(ledger, redis, prefix):
+        assert isinstance(await ledger.reserve(plan(1), customer_id="c-1", day=DAY, caps=CAPS), Reserved)
+        assert isinstance(await ledger.reserve(plan(2, offer_type="deals_nudge"), customer_id="c-1", day=DAY, caps=CAPS), Reserved)
+        third = await ledger.reserve(plan(3), customer_id="c-1", day=DAY + timedelta(days=29), caps=CAPS)
+        assert isinstance(third, Skip) and "contact cap" in third.reason
+        assert isinstance(await ledger.reserve(plan(4), customer_id="c-1", day=DAY + timedelta(days=30), caps=CAPS), Reserved)
+        assert isinstance(await ledger.reserve(plan(1, customer="c-2"), customer_id="c-2", day=DAY, caps=CAPS), Reserved)
+    in_redis(body)
+
+
+def test_same_offer_id_returns_first_result_and_never_double_counts():
+    async def body(ledger, redis, prefix):
+        first = await ledger.reserve(plan(1, value=20, monetary=True), customer_id="c-1", day=DAY, caps=CAPS)
+        again = await ledger.reserve(plan(1, value=20, monetary=True), customer_id="c-1", day=DAY, caps=CAPS)
+        assert first == Reserved("off-c-1-1", "send") and again == Reserved("off-c-1-1", "send", duplicate=True)
+        assert await redis.zcard(f"{prefix}:cust:c-1:contacts") == 1
+        assert float(await redis.get(f"{prefix}:day:{DAY}:spend")) == 20.0
+        assert int(await redis.get(f"{prefix}:day:{DAY}:type:free_returns")) == 1
+        # a skipped offer stays skipped on retry even after the cap would allow it
+        tight = replace(CAPS, contacts_per_customer=1)
+        skip = await ledger.reserve(plan(2), customer_id="c-1", day=DAY, caps=tight)
+        assert isinstance(skip, Skip)
+        assert await ledger.reserve(plan(2), customer_id="c-1", day=DAY, caps=CAPS) == skip
+    in_redis(body)
+
+
+def test_daily_type_cap_and_spend_cap():
+    async def body(ledger, redis, prefix):
+        caps = replace(CAPS, daily_per_type=2, daily_per_type_overrides={"call": 1, "voucher": 10}, daily_spend=25.0)
+        res = [await ledger.reserve(plan(0, customer=f"c{i}"), customer_id=f"c{i}", day=DAY, caps=caps) for i in range(3)]
+        assert [type(x) for x in res] == [Reserved, Reserved, Skip] and "daily cap of 2" in res[2].reason
+        assert isinstance(await ledger.reserve(plan(0, customer="n1"), customer_id="n1", day=DAY + timedelta(days=1), caps=caps), Reserved)
+        calls = [await ledger.reserve(plan(0, customer=f"k{i}", offer_type="call"), customer_id=f"k{i}", day=DAY, caps=caps) for i in range(2)]
+        assert [type(x) for x in calls] == [Reserved, Skip]
+        money = [await ledger.reserve(plan(0, customer=f"m{i}", offer_type="voucher", value=10, monetary=True),
+                                      customer_id=f"m{i}", day=DAY, caps=caps) for i in range(2)]
+        over = await ledger.reserve(plan(0, customer="m2", offer_type="voucher", value=10, monetary=True), customer_id="m2", day=DAY, caps=caps)
+        assert all(isinstance(x, Reserved) for x in money) and isinstance(over, Skip) and "spend" in over.reason
+        # non-monetary offers do not touch the spend cap
+        assert isinstance(await ledger.reserve(plan(0, customer="z", offer_type="nudge"), customer_id="z", day=DAY, caps=caps), Reserved)
+    in_redis(body)
+
+
+def test_control_group_recorded_but_consumes_nothing():
+    async def body(ledger, redis, prefix):
+        tight = replace(CAPS, contacts_per_customer=1, daily_per_type=1, daily_spend=5)
+        held = await ledger.reserve(plan(1, control=True, value=10, monetary=True), customer_id="c-1", day=DAY, caps=tight)
+        assert held == Reserved("off-c-1-1", "held_out")
+        assert await ledger.reserve(plan(1, control=True), customer_id="c-1", day=DAY, caps=tight) == Reserved("off-c-1-1", "held_out", True)
+        assert await redis.zcard(f"{prefix}:cust:c-1:contacts") == 0
+        assert await redis.get(f"{prefix}:day:{DAY}:type:free_returns") is None
+        assert isinstance(await ledger.reserve(plan(2), customer_id="c-1", day=DAY, caps=tight), Reserved)
+    in_redis(body)
+
+
+def test_concurrent_workers_never_exceed_caps():
+    async def body(ledger, redis, prefix):
+        clients = [Redis.from_url(URL) for _ in range(6)]
+        ledgers = [OfferLedger(c, prefix) for c in clients]
+        try:
+            same = await asyncio.gather(*(ledgers[i % 6].reserve(plan(i), customer_id="c-1", day=DAY, caps=CAPS) for i in range(60)))
+            assert sum(isinstance(x, Reserved) for x in same) == 2
+            caps = replace(CAPS, daily_per_type=7)
+            many = await asyncio.gather(*(ledgers[i % 6].reserve(plan(0, customer=f"x{i}", offer_type="rush"), customer_id=f"x{i}",
+                                                                  day=DAY, caps=caps) for i in range(60)))
+            assert sum(isinstance(x, Reserved) for x in many) == 7
+            dup = await asyncio.gather(*(ledgers[i % 6].reserve(plan(0, customer="d"), customer_id="d", day=DAY, caps=CAPS) for i in range(30)))
+            assert sum(not x.duplicate for x in dup) == 1 and await redis.zcard(f"{prefix}:cust:d:contacts") == 1
+            claims = await asyncio.gather(*(ledgers[i % 6].claim_alert("al-race") for i in range(30)))
+            assert sum(claims) == 1
+        finally:
+            for c in clients:
+                await c.aclose()
+    in_redis(body)
+
+
+def test_claim_alert_once_with_ttl():
+    async def body(ledger, redis, prefix):
+        assert await ledger.claim_alert("al-1", ttl_s=60) is True
+        assert await ledger.claim_alert("al-1") is False
+        assert 0 < await redis.ttl(f"{prefix}:alert:al-1") <= 60
+    in_redis(body)
+
+
+def test_pending_approvals_and_approve():
+    async def body(ledger, redis, prefix):
+        big = plan(1, value=40, monetary=True, status="pending_approval")
+        assert await ledger.reserve(big, customer_id="c-1", day=DAY, caps=CAPS) == Reserved(big.offer_id, "pending_approval")
+        assert await ledger.pending_approvals() == [big]
+        approved = await ledger.approve(big.offer_id)
+        assert approved == replace(big, status="send")
+        assert await ledger.pending_approvals() == [] and await ledger.approve(big.offer_id) is None
+    in_redis(body)
+
+
+def test_forget_customer_removes_every_per_customer_key_and_only_theirs():
+    async def body(ledger, redis, prefix):
+        for cust in ("c-1", "c-2"):
+            for n in (1, 2):
+                p = plan(n, customer=cust, value=20 * (2 - n), monetary=n == 1, status="pending_approval" if n == 1 else "send")
+                assert isinstance(await ledger.reserve(p, customer_id=cust, day=DAY, caps=CAPS), Reserved)
+        assert sorted(k.decode() for k in await redis.keys(f"{prefix}:cust:c-1:*")) == sorted(ledger.customer_keys("c-1"))
+        removed = await ledger.forget_customer("c-1")
+        assert removed == 3  # two keys and one pending approval
+        assert [k async for k in redis.scan_iter(match=f"{prefix}:cust:c-1:*")] == []
+        assert [p.customer_id for p in await ledger.pending_approvals()] == ["c-2"]
+        assert len([k async for k in redis.scan_iter(match=f"{prefix}:cust:c-2:*")]) == 2
+        assert await ledger.forget_customer("c-1") == 0
+    in_redis(body)
+
+
+@pytest.mark.parametrize("decode", [True, False])
+def test_works_with_decoded_responses(decode):
+    async def main():
+        prefix = f"test-ledger-{uuid.uuid4().hex}"
+        redis = Redis.from_url(URL, decode_responses=decode)
+        ledger = OfferLedger(redis, prefix)
+        try:
+            big = plan(1, value=40, monetary=True, status="pending_approval")
+            assert isinstance(await ledger.reserve(big, customer_id="c-1", day=DAY, caps=CAPS), Reserved)
+            assert isinstance(await ledger.reserve(plan(2), customer_id="c-1", day=DAY, caps=replace(CAPS, contacts_per_customer=1)), Skip)
+            assert await ledger.pending_approvals() == [big]
+        finally:
+            await ledger.forget_customer("c-1")
+            keys = [k async for k in redis.scan_iter(match=f"{prefix}:*")]
+            if keys:
+                await redis.delete(*keys)
+            await redis.aclose()
+    asyncio.run(main())
