@@ -33,6 +33,9 @@ _GROUPS: dict[str, tuple[str, ...]] = {
 FEATURE_DRIVER: dict[str, Driver] = {f: d for d, feats in _GROUPS.items() for f in feats}  # type: ignore[misc]
 """Feature name → driver."""
 
+NO_DRIVER: frozenset[str] = frozenset({"tenure_days", "clv_estimate", "marketing_consent", "has_owner"})
+"""Features that describe the customer, not a reason to leave."""
+
 DEFAULT_DRIVER: Driver = "disengagement"
 """When no reason points anywhere: churn mostly looks like silence."""
 

@@ -87,6 +87,11 @@ def _row(offer_type: str, segment: str, t: dict[str, float], c: dict[str, float]
                get("revenue"), get("cost"), get("revenue") - get("cost"))
 
 
+def _order(item: tuple[tuple[str, str], Any]) -> tuple[str, bool, str]:
+    (offer_type, segment), _ = item
+    return offer_type, segment == "all", segment  # segments first, then the offer type's subtotal
+
+
 def build_report(counts: dict[tuple[str, str, str], dict[str, float]]) -> Report:
     """Pure: the report from :meth:`alerts.experiment.ExperimentStore.counts`."""
     cells: dict[tuple[str, str], dict[str, dict[str, float]]] = defaultdict(lambda: {"treated": {}, "control": {}})
@@ -95,7 +100,7 @@ def build_report(counts: dict[tuple[str, str, str], dict[str, float]]) -> Report
             into = cells[key][arm]
             for metric, amount in metrics.items():
                 into[metric] = into.get(metric, 0.0) + amount
-    rows = [_row(ot, seg, v["treated"], v["control"]) for (ot, seg), v in sorted(cells.items()) if ot != "all"]
+    rows = [_row(ot, seg, v["treated"], v["control"]) for (ot, seg), v in sorted(cells.items(), key=_order) if ot != "all"]
     total = cells["all", "all"]
     return Report(tuple(rows), _row("all", "all", total["treated"], total["control"]))
 

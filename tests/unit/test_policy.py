@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from alerts.drivers import FEATURE_DRIVER, primary_driver
+from alerts.drivers import FEATURE_DRIVER, NO_DRIVER, primary_driver
 from alerts.policy import AlertState, decide, snooze
 from alerts.tiers import Tiers
 from schemas.events import Reason
@@ -102,3 +102,10 @@ def test_driver_weighted_by_positive_contribution_only():
     assert primary_driver(reasons) == "product_fit"  # 0.25 beats 0.2; negatives and driverless features ignored
     assert primary_driver([r("tenure_days", 0.9)]) == "disengagement"
     assert "tenure_days" not in FEATURE_DRIVER
+
+
+def test_every_catalogue_feature_has_a_driver_or_is_declared_driverless():
+    from models.features import FEATURE_NAMES
+
+    assert set(FEATURE_NAMES) == set(FEATURE_DRIVER) | NO_DRIVER
+    assert not set(FEATURE_DRIVER) & NO_DRIVER
