@@ -31,6 +31,7 @@ class BacktestResult:
     events: int
     labels: int
     model_version: str
+    alerts: list  # (customer_id, AlertDecision), in the order they fired
 
 
 def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horizon_days: float | None = None,
@@ -47,6 +48,7 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
     end = as_of.timestamp()
     todo = sorted((e for e in events if e.occurred_at.timestamp() < end), key=lambda e: e.occurred_at)
     n_labels = 0
+    alerts: list = []
 
     def apply(cid: str, step: Step) -> None:
         nonlocal n_labels
@@ -55,6 +57,8 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
             due.cancel(cid)
             return
         records[cid] = step.record
+        if step.decision is not None:
+            alerts.append((cid, step.decision))
         for ex in step.labels:
             learner.update(ex)
             n_labels += 1
@@ -86,7 +90,7 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
         scores[cid] = (score, proc.tiers.next_tier(rec.alert.tier, score))
     if progress:
         print(file=sys.stderr)
-    return BacktestResult(scores=scores, events=len(todo), labels=n_labels, model_version=scorer.score({})[1])
+    return BacktestResult(scores=scores, events=len(todo), labels=n_labels, model_version=scorer.score({})[1], alerts=alerts)
 
 
 def write_scores(result: BacktestResult, out: Path) -> None:

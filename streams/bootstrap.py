@@ -70,8 +70,7 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
 
     app = app or build_app(settings)
     tops = topics_mod.declare(app, settings)
-    table = app.Table("customers", partitions=settings.partitions, key_type=bytes, value_type=bytes,
-                      key_serializer="raw", value_serializer="raw")
+    table = app.Table("customers", partitions=settings.partitions, key_type=bytes, value_type=bytes)
     redis = redis or aioredis.Redis.from_url(
         settings.redis_url, password=settings.redis_password.get_secret_value() if settings.redis_password else None)
     prometheus = prometheus if prometheus is not None else CollectorRegistry()

@@ -15,6 +15,7 @@ from typing import Any
 from schemas import codec
 from schemas.deadletter import dead_letter
 from schemas.errors import DecodeError
+from schemas.events import INPUT_TYPES
 from streams.metrics import RuntimeMetrics
 from streams.processor import Processor, Step, to_dt
 from streams.record import CustomerRecord
@@ -34,6 +35,8 @@ class CustomerHandler:
         self.dead_letter_topic = settings.topic("dead_letter")
         self.max_future = timedelta(seconds=settings.max_future_s)
         self.watermarks: dict[int, float] = {}
+        self.heads: dict[int, dict[str, float]] = {}
+        self.activity_topics = frozenset(t for t, types in accepts.items() if types & INPUT_TYPES)  # partition → input topic → latest event time
 
     async def handle(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
         t0 = time.perf_counter()
@@ -55,9 +58,7 @@ class CustomerHandler:
                           max_future=self.max_future)
         if key is None or key.decode("utf-8", "replace") != ev.customer_id:
             raise DecodeError("key_mismatch", f"message key {key!r} is not the event's customer_id {ev.customer_id!r}")
-        t = ev.occurred_at.timestamp()
-        wm = self.watermarks[partition] = max(self.watermarks.get(partition, t), t)
-        self.metrics.watermark.labels(partition=str(partition)).set(wm)
+        wm = self._advance(topic, partition, ev.occurred_at.timestamp())
         if self.s.clock == "event":
             # Replay mode: checkpoints the watermark passed run first, inline, exactly as in the
             # backtest. Their keys share this partition (one due index per partition), and Faust
@@ -65,8 +66,24 @@ class CustomerHandler:
             for customer_id, at in self.sweep.due(partition, wm):
                 await self._apply_tick(partition, customer_id.encode(), at)
         record = CustomerRecord.decode(self.table.get(key))
-        step = self.processor.on_event(record, ev, to_dt(wm))
+        step = self.processor.on_event(record, ev, ev.occurred_at)
         await self._commit(partition, key, ev.customer_id, step, event=ev)
+
+    def _advance(self, topic: str, partition: int, t: float) -> float:
+        """The partition's watermark: the minimum, over the input topics seen on this
+        partition, of the latest event time on each. Faust reads topics independently, so
+        one topic may run ahead of another; the slowest one bounds what has surely passed.
+        """
+        heads = self.heads.setdefault(partition, {})
+        if topic not in self.activity_topics:  # sparse side topics (profiles, outcomes, erasure) must not hold it back
+            return self.watermarks.get(partition, t)
+        if t > heads.get(topic, float("-inf")):
+            heads[topic] = t
+        wm = min(heads.values())
+        if wm > self.watermarks.get(partition, float("-inf")):
+            self.watermarks[partition] = wm
+            self.metrics.watermark.labels(partition=str(partition)).set(wm)
+        return self.watermarks[partition]
 
     async def _tick(self, partition: int, key: bytes | None, value: bytes | None) -> None:
         if key is None or value is None:

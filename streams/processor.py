@@ -99,7 +99,11 @@ class Processor:
 
     # ------------------------------------------------------------------ messages
     def on_event(self, record: CustomerRecord, event: Event, now: datetime) -> Step:
-        """Apply one decoded event; ``now`` is the partition watermark (event time)."""
+        """Apply one decoded event at event time ``now`` (its ``occurred_at``).
+
+        The customer is scored on their own clock: the later of ``now`` and their
+        latest event, so a late event never moves a customer back in time.
+        """
         if isinstance(event, ErasureRequest):
             return Step("erased", None)
         if isinstance(event, OfferOutcome):
@@ -110,6 +114,9 @@ class Processor:
         if isinstance(event, ProfileUpdate):
             return Step("stored", record)
         step = Step("scored", record)
+        last = record.state.last_activity_at
+        if last is not None and last > now:
+            now = last
         t = now.timestamp()
         closed = isinstance(event, AppActivityEvent) and event.activity == "account_closed"
         if closed:

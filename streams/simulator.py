@@ -12,8 +12,10 @@ stream is the same. Offers sent to churners save a known share of them.
 >>> week = sim.events_between(t0, t0 + timedelta(days=7))
 >>> week[0].event_type, all(a.occurred_at <= b.occurred_at for a, b in zip(week, week[1:]))
 ('profile', True)
->>> sorted({f.persona for f in sim.fates.values()})[:2]
-['disengaging', 'loyal']
+>>> churner = next(c for c, f in sim.fates.items() if f.churns)
+>>> late = sim.events_between(t0 + timedelta(days=7), sim.fates[churner].churn_at + timedelta(days=60))
+>>> [e.event_type for e in late if e.customer_id == churner and e.occurred_at > sim.fates[churner].churn_at]
+[]
 """
 
 from __future__ import annotations

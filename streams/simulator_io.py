@@ -1,0 +1,69 @@
+"""Files for ``churn-alert replay`` / ``backtest``: events as JSON lines, fates as a sidecar.
+
+``python -m streams.simulator --customers N --days D --seed S --out FILE.jsonl`` writes
+``FILE.jsonl`` and ``FILE.fates.json``.
+
+>>> sidecar_path("runs/year.jsonl").name
+'year.fates.json'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from schemas.events import Event
+
+
+def to_jsonl(events: Iterable[Event], path: str | Path) -> int:
+    """Write one ``model_dump_json()`` object per line; returns the number written."""
+    n = 0
+    with open(path, "w", encoding="utf-8") as fh:
+        for ev in events:
+            fh.write(ev.model_dump_json())
+            fh.write("\n")
+            n += 1
+    return n
+
+
+def fates_json(fates: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Fates as plain JSON-able dicts (datetimes in RFC 3339)."""
+    out = {}
+    for cid, fate in fates.items():
+        d = asdict(fate)
+        out[cid] = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in d.items()}
+    return out
+
+
+def sidecar_path(out: str | Path) -> Path:
+    """``x.jsonl`` → ``x.fates.json``."""
+    p = Path(out)
+    return p.with_name(p.name.removesuffix(".jsonl") + ".fates.json")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write a simulated event file and its fates sidecar."""
+    from streams.simulator import Simulator
+
+    ap = argparse.ArgumentParser(prog="python -m streams.simulator", description=__doc__.split("\n")[0])
+    ap.add_argument("--customers", type=int, default=1000)
+    ap.add_argument("--days", type=float, default=365.0, help="simulated days; churners churn within them")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--start", default="2024-01-01T00:00:00+00:00", help="RFC 3339 start time")
+    ap.add_argument("--churn-share", type=float, default=0.3)
+    ap.add_argument("--out", required=True, help="FILE.jsonl")
+    args = ap.parse_args(argv)
+    start = datetime.fromisoformat(args.start)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    sim = Simulator(args.customers, seed=args.seed, start=start, churn_share=args.churn_share, horizon_days=args.days)
+    n = to_jsonl(sim.events_between(start, start + timedelta(days=args.days)), args.out)
+    side = sidecar_path(args.out)
+    side.write_text(json.dumps(fates_json(sim.fates), indent=1), encoding="utf-8")
+    print(f"wrote {n} events to {args.out} and fates of {len(sim.fates)} customers to {side}")
+    return 0
