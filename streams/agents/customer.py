@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from faust.types import StreamT
 
+from streams.agents.guard import guarded
+
 if TYPE_CHECKING:
     from streams.bootstrap import Runtime
 
@@ -18,11 +20,13 @@ def register(rt: "Runtime") -> None:
             await rt.handler.handle(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
 
     @rt.app.timer(rt.settings.sweep_interval_s, name="silence-sweep")
+    @guarded
     async def sweep() -> None:
         if rt.settings.clock == "wall":
             await rt.handler.sweep_wall()
 
     @rt.app.timer(0.5, name="flush-scores")
+    @guarded
     async def flush_scores() -> None:
         await rt.effects.flush_scores()
 

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from faust.types import StreamT
 
+from streams.agents.guard import guarded
+
 from models.labelling import LabelledExample
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ def register(rt: "Runtime") -> None:
                 log.exception("learner: cannot learn from %s[%s]@%s", m.topic, m.partition, m.offset)
 
     @rt.app.timer(rt.settings.model_poll_s, name="model-refresh")
+    @guarded
     async def refresh() -> None:
         if await rt.scorer.refresh(rt.registry):
-            log.warning("scorer now uses model %s", rt.scorer.version)
+            log.warning("scorer now uses model %s", rt.scorer.loaded)
