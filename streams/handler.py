@@ -67,7 +67,8 @@ class CustomerHandler:
                 await self._apply_tick(partition, customer_id.encode(), at)
         record = CustomerRecord.decode(self.table.get(key))
         step = self.processor.on_event(record, ev, ev.occurred_at)
-        await self._commit(partition, key, ev.customer_id, step, event=ev)
+        outcome = await self._commit(partition, key, ev.customer_id, step, event=ev)
+        self.metrics.messages.labels(outcome=outcome).inc()
 
     def _advance(self, topic: str, partition: int, t: float) -> float:
         """The partition's watermark: the minimum, over the input topics seen on this
@@ -88,32 +89,35 @@ class CustomerHandler:
     async def _tick(self, partition: int, key: bytes | None, value: bytes | None) -> None:
         if key is None or value is None:
             raise DecodeError("invalid", "silence tick without key or value")
-        await self._apply_tick(partition, key, decode_tick(value))
+        if not await self._apply_tick(partition, key, decode_tick(value)):
+            self.metrics.messages.labels(outcome="stale_tick").inc()
+        else:
+            self.metrics.messages.labels(outcome="applied").inc()
 
-    async def _apply_tick(self, partition: int, key: bytes, at: float) -> None:
+    async def _apply_tick(self, partition: int, key: bytes, at: float) -> bool:
+        """Score a due silence checkpoint; False when it was stale (rescheduled since)."""
         record = CustomerRecord.decode(self.table.get(key))
         step = self.processor.on_tick(key.decode(), record, to_dt(at))
         if step.kind == "stale":
-            self.metrics.messages.labels(outcome="stale_tick").inc()
-            return
+            return False
         self.metrics.sweep_due.inc()
         await self._commit(partition, key, key.decode(), step, event=None)
+        return True
 
-    async def _commit(self, partition: int, key: bytes, customer_id: str, step: Step, *, event: Any) -> None:
+    async def _commit(self, partition: int, key: bytes, customer_id: str, step: Step, *, event: Any) -> str:
+        """Effects, then the table write; returns the outcome counted for a message."""
         if step.kind == "duplicate":
-            self.metrics.messages.labels(outcome="duplicate").inc()
-            return
+            return "duplicate"
         if step.record is None:  # erasure
             self.table.pop(key, None)
             self.sweep.remove(partition, customer_id)
             await self.effects.erase(customer_id, event)
-            self.metrics.messages.labels(outcome="erased").inc()
-            return
+            return "erased"
         await self.effects.after_step(customer_id, step, event)  # may add offer tracking to the record
         if step.kind != "outcome":
             self.table[key] = step.record.encode()
             self.sweep.schedule(partition, customer_id, step.record.next_check)
-        self.metrics.messages.labels(outcome="applied").inc()
+        return "applied"
 
     async def sweep_wall(self) -> None:
         """Live mode: a tick for everything due by the wall clock, across partitions.

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     clock: Literal["wall", "event"] = Field(default="wall", description="What drives the silence sweep: wall clock (live) or the partition watermark (replay).")
     sweep_interval_s: float = Field(default=2.0, gt=0, description="Live sweep period.")
     max_future_s: float = Field(default=3600.0, ge=0, description="Events further ahead of wall clock than this are dead-lettered.")
-    max_message_bytes: int = Field(default=1_048_576, gt=0, description="Larger payloads are dead-lettered.")
+    max_message_bytes: int = Field(default=262_144, gt=0, description="Larger payloads are dead-lettered (keep below the broker's own message limit).")
     dead_letter_raw_bytes: int = Field(default=65_536, gt=0, description="Raw bytes kept in a dead-letter record.")
 
     # --- model and labels
