@@ -45,5 +45,9 @@ class RuntimeMetrics:
         for t in TIERS[1:]:
             for trig in ("event", "silence"):
                 self.alerts.labels(tier=t, trigger=trig)
+        from schemas.codec import REASONS
+
+        for code in REASONS:
+            self.dead_letters.labels(reason=code)
         for lab in ("churned", "stayed"):
             self.labels.labels(label=lab)
