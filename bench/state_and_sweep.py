@@ -1,0 +1,88 @@
+"""Benchmark: state size per customer (100,000 simulated customers) and the silence
+sweep's time with 1,000,000 scheduled customers of whom 10,000 are due.
+
+Prints figures; targets: ≤ 2 KiB per customer, sweep ≤ 1 s. The baseline, measured in
+the same run, is a full scan over all customers' next-check times (what a sweep without
+a due index would cost).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from datetime import timedelta
+
+from models.silence import DueIndex
+from streams.record import CustomerRecord
+from streams.settings import Settings
+
+
+def state_sizes(customers: int, days: int) -> list[int]:
+    from streams.bootstrap import processor_from
+    from models.prior import RulePrior
+    from models.scorer import Scorer
+    from streams.simulator import Simulator
+    from datetime import datetime, timezone
+
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    proc = processor_from(Settings(), Scorer(RulePrior(), min_labels=10**9))
+    records: dict[str, CustomerRecord] = {}
+    chunk = 10_000
+    for base in range(0, customers, chunk):
+        sim = Simulator(min(chunk, customers - base), seed=base + 1, start=start)
+        for ev in sim.events_between(start, start + timedelta(days=days)):
+            cid = f"{base}-{ev.customer_id}"
+            rec = records.get(cid) or CustomerRecord()
+            step = proc.on_event(rec, ev, ev.occurred_at)
+            if step.record is not None:
+                records[cid] = step.record
+        print(f"\r  simulated {min(base + chunk, customers)}/{customers} customers", end="", flush=True)
+    print()
+    return [len(r.encode()) for r in records.values()]
+
+
+def sweep_times(n: int, due: int, repeats: int = 5) -> tuple[list[float], list[float]]:
+    rng = random.Random(1)
+    now = 1_700_000_000.0
+    idx, flat = DueIndex(), {}
+    for i in range(n):
+        t = now - rng.random() * 1000 if i < due else now + 1 + rng.random() * 86_400 * 30
+        idx.schedule(f"c{i}", t)
+        flat[f"c{i}"] = t
+    ours, base = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        got = idx.pop_due_items(now)
+        ours.append(time.perf_counter() - t0)
+        assert len(got) == due
+        for cid, t in got:  # put them back for the next repeat
+            idx.schedule(cid, t)
+        t0 = time.perf_counter()
+        scan = [c for c, t in flat.items() if t <= now]
+        base.append(time.perf_counter() - t0)
+        assert len(scan) == due
+    return ours, base
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--customers", type=int, default=100_000)
+    p.add_argument("--days", type=int, default=365)
+    p.add_argument("--sweep-customers", type=int, default=1_000_000)
+    p.add_argument("--due", type=int, default=10_000)
+    a = p.parse_args()
+    print(f"state size: {a.customers} simulated customers, {a.days} days of history")
+    sizes = sorted(state_sizes(a.customers, a.days))
+    print(f"  bytes per customer record: mean {statistics.mean(sizes):.0f}, median {sizes[len(sizes) // 2]}, "
+          f"p99 {sizes[int(len(sizes) * 0.99)]}, max {sizes[-1]}  (target ≤ 2048)")
+    print(f"sweep: {a.sweep_customers} customers scheduled, {a.due} due")
+    ours, base = sweep_times(a.sweep_customers, a.due)
+    print(f"  due-index sweep: median {statistics.median(ours) * 1000:.1f} ms (target ≤ 1000 ms)")
+    print(f"  baseline full scan: median {statistics.median(base) * 1000:.1f} ms "
+          f"(due index is {statistics.median(base) / statistics.median(ours):.0f}x faster)")
+
+
+if __name__ == "__main__":
+    main()
