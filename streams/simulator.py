@@ -87,7 +87,8 @@ class Simulator:
         self._frontier = b
         raws = [(raw, cid) for cid, c in self._customers.items() for raw in c.take(a, b)]
         raws.sort(key=lambda rc: (rc[0][0], rc[0][1]))
-        return [model(event_id=eid, customer_id=cid, occurred_at=datetime.fromtimestamp(ts, UTC), **fields)
+        return [model.model_validate({"event_id": eid, "customer_id": cid,
+                                      "occurred_at": datetime.fromtimestamp(ts, UTC), **fields})
                 for (ts, eid, model, fields), cid in raws]
 
     def _customer(self, customer_id: str) -> CustomerSim:

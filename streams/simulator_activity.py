@@ -80,10 +80,10 @@ def make_visit(rng: Random, plan: Plan, ts: float, n: int) -> tuple[list[Raw], f
         fade = 1 - (0.7 if plan.persona == "disengaging" else 0.2) * p
         dur = float(round(max(5.0, plan.session_s * rng.lognormvariate(0, 0.6) * fade)))
         base = dict(event_type="app_activity", platform=plan.platform)
-        if rng.random() < 0.3:
+        if rng.random() < 0.25:
             raws.append((ts, f"{plan.eid}-v{n}l", AppActivityEvent, {**base, "activity": "login"}))
         raws.append((ts + dur, f"{plan.eid}-v{n}", AppActivityEvent, {**base, "activity": "session", "duration_s": dur}))
-        if rng.random() < 0.4 * fade:
+        if rng.random() < 0.3 * fade:
             raws.append((ts + rng.uniform(0, dur), f"{plan.eid}-v{n}f", AppActivityEvent,
                          {**base, "activity": "feature_used", "feature": rng.choice(FEATURES)}))
     gap = rng.expovariate(_visit_rate(plan, p)) * DAY
@@ -97,7 +97,7 @@ def make_push(rng: Random, plan: Plan, ts: float, n: int) -> tuple[list[Raw], fl
         if rng.random() < _visit_rate(plan, plan.progress(ts)) / (plan.visits_per_week / 7):
             raws.append((ts, f"{plan.eid}-p{n}", AppActivityEvent,
                          dict(event_type="app_activity", activity="push_opened", platform=plan.platform)))
-    return raws, daytime(rng, ts + rng.uniform(4, 20) * DAY) + DAY
+    return raws, daytime(rng, ts + rng.uniform(6, 25) * DAY) + DAY
 
 
 MAKERS = {"order": make_order, "visit": make_visit, "push": make_push, "ticket": make_ticket}

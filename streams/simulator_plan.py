@@ -102,7 +102,7 @@ def draw_plan(seed: int, idx: int, start_ts: float, horizon_s: float, churn_shar
         decline_start=INF, closes_account=False, gap_days=gap_days, basket_eur=basket,
         item_price=rng.uniform(12, 35),
         discount_rate=rng.uniform(0.2, 0.4) if persona == "price_sensitive" else rng.uniform(0.03, 0.25),
-        return_rate=rng.uniform(0.02, 0.08), visits_per_week=rng.uniform(0.5, 4.0),
+        return_rate=rng.uniform(0.02, 0.08), visits_per_week=rng.uniform(0.4, 3.0),
         session_s=rng.uniform(120, 480), tickets_per_year=rng.uniform(0.5, 3.0), platform=platform,
         channel_weights=(1.0 - app_w, app_w, rng.uniform(0, 0.3), 0.03),
         segment="vip" if yearly > HIGH_VALUE_EUR else rng.choices(("standard", "family", "student"), (6, 3, 1))[0],
