@@ -9,6 +9,8 @@ saveable churner is exactly ``offer_effect`` in expectation.
 >>> r = [Exposure("c1", "o1", True, 0.0, 10.0, 50.0), Exposure("c2", "o2", False, 0.0, 10.0, 5.0)]
 >>> expected_uplift(r, offer_effect=0.4, horizon_s=None)
 0.2
+>>> Exposure("c3", "o3", True, 0.0, 10.0, math.inf).saveable(None)  # never churns: nothing to save
+False
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class Exposure:
     def saveable(self, horizon_s: float | None) -> bool:
         """Would churn within the horizon, yet late enough for an offer to change that."""
         until = math.inf if horizon_s is None else self.offered_at + horizon_s
-        return self.switch_at < self.planned_churn_at <= until
+        return self.switch_at < self.planned_churn_at <= until and self.planned_churn_at < math.inf
 
 
 def accepts(seed: int, customer_id: str, offer_effect: float) -> bool:
@@ -72,7 +74,7 @@ def outcomes(seed: int, offer: RetentionOffer, accepted: bool, basket_eur: float
                             customer_id=offer.customer_id, occurred_at=at(t), offer_id=offer.offer_id,
                             outcome=kind, revenue=revenue)
 
-    if rng.random() < 0.03:
+    if rng.random() < 0.03 and not accepted:  # a saving offer was, by definition, delivered
         return [make("failed", t0 + timedelta(minutes=1))]
     delivered = t0 + timedelta(minutes=rng.uniform(1, 10))
     out = [make("delivered", delivered)]
