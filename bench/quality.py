@@ -1,0 +1,136 @@
+"""Model quality and cost figures (prints numbers; not a test).
+
+(a) CDNOW: the backtest (the stream's own state → features → labelling → learner →
+    scorer code, in event-time order) up to 1997-09-30 23:59 with a 90-day label
+    horizon, then every customer is scored; truth = no purchase 1997-10-01..1998-06-30.
+    Printed next to the recency baseline of the same run and the README anchors.
+(b) Per-event cost of score and learn (median, p99 µs) for each compared pipeline.
+(c) :func:`simulator_figures`: our simulator's figures from scores, alerts and fates.
+
+Usage: ``python bench/quality.py [--kinds logreg,arf,amf,hat] [--horizon-days 90] [--data PATH]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.cdnow import AS_OF, HOLDOUT_END, load  # noqa: E402
+from models.features import compute_features  # noqa: E402
+from models.metrics import pr_auc, roc_auc, top_lift  # noqa: E402
+from models.model import DEFAULT_KIND, PIPELINES, ChurnModel  # noqa: E402
+from models.state import apply_event  # noqa: E402
+from streams.backtest import run_backtest  # noqa: E402
+from streams.settings import Settings  # noqa: E402
+
+ANCHORS = {"BG/NBD -E[holdout purchases]": 0.763, "weeks since last purchase (README)": 0.759}
+
+
+def truth_and_recency(events, as_of=AS_OF, end=HOLDOUT_END):
+    """Per customer seen before ``as_of``: churned (no purchase in the holdout), weeks since last purchase."""
+    last, back = {}, set()
+    for e in events:
+        if e.occurred_at <= as_of:
+            last[e.customer_id] = max(last.get(e.customer_id, e.occurred_at), e.occurred_at)
+        elif e.occurred_at <= end:
+            back.add(e.customer_id)
+    churned = {c: c not in back for c in last}
+    weeks = {c: (as_of - t).total_seconds() / (7 * 86400) for c, t in last.items()}
+    return churned, weeks
+
+
+def cdnow(events, kinds, horizon_days):
+    churned, weeks = truth_and_recency(events)
+    ids = sorted(churned)
+    ys = [churned[c] for c in ids]
+    print(f"CDNOW: {len(ids)} customers as of {AS_OF:%Y-%m-%d %H:%M}, {sum(ys) / len(ys):.1%} churn in the holdout; "
+          f"label horizon {horizon_days:g} days")
+    print(f"  {'recency baseline (this run)':34s} ROC AUC {roc_auc([weeks[c] for c in ids], ys):.3f}")
+    for name, auc in ANCHORS.items():
+        print(f"  {name:34s} ROC AUC {auc:.3f}")
+    settings = Settings(horizon_days=horizon_days)
+    models = {}
+    for kind in kinds:
+        model = ChurnModel(kind)
+        t0 = time.perf_counter()
+        res = run_backtest(events, as_of=AS_OF, settings=settings, model=model)
+        secs = time.perf_counter() - t0
+        scores = [res.scores[c][0] for c in ids]
+        print(f"  {'model ' + kind:34s} ROC AUC {roc_auc(scores, ys):.3f}  PR AUC {pr_auc(scores, ys):.3f}  "
+              f"labels {res.labels} (pos {model.n_pos})  {res.events} events in {secs:.1f} s  version {res.model_version}")
+        models[kind] = model
+    return models, churned
+
+
+def cost(models, events, churned, n=2000):
+    """Median and p99 µs of score and learn on real feature vectors as of the cut-off."""
+    states = {}
+    for e in events:
+        if e.occurred_at <= AS_OF:
+            states[e.customer_id] = apply_event(states.get(e.customer_id), e)
+    ids = sorted(states)[:n]
+    xs = [compute_features(states[c], AS_OF) for c in ids]
+    print(f"Per-event cost on {len(xs)} CDNOW feature vectors ({len(xs[0])} features):")
+    for kind, model in models.items():
+        sc, le = [], []
+        for x in xs:
+            t0 = time.perf_counter()
+            model.score(x)
+            sc.append(time.perf_counter() - t0)
+        copy = ChurnModel.from_bytes(model.to_bytes())
+        for c, x in zip(ids, xs):
+            t0 = time.perf_counter()
+            copy.learn(x, churned[c])
+            le.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        copy.explain(xs[0])
+        ex = time.perf_counter() - t0
+        print(f"  {kind:7s} score median {_us(sc, 50)} p99 {_us(sc, 99)} µs | learn median {_us(le, 50)} "
+              f"p99 {_us(le, 99)} µs | explain {ex * 1e6:.0f} µs | {len(model.to_bytes()) / 1024:.0f} KiB pickled")
+
+
+def _us(samples, q):
+    return f"{statistics.quantiles(samples, n=100)[q - 1] * 1e6:7.1f}" if q < 100 else "-"
+
+
+# ---------------------------------------------------------------- (c) our simulator
+def simulator_figures(scored, fates, *, top_share=0.1):
+    """Figures on our simulator: ``scored`` is ``[(customer_id, score, alerted_at | None)]``
+    (last score per customer; ``alerted_at`` = first alert, aware datetime); ``fates`` maps
+    customer_id → churn time (aware datetime) or ``None`` for a customer who stays.
+
+    Returns ROC AUC, PR AUC, top-decile lift, share of churners alerted before they
+    churned, median days of warning and alert precision (alerted who churned later).
+    """
+    rows = [(c, s, a, fates.get(c)) for c, s, a in scored if c in fates]
+    scores, ys = [s for _, s, _, _ in rows], [f is not None for *_, f in rows]
+    churners = [r for r in rows if r[3] is not None]
+    warned = [r for r in churners if r[2] is not None and r[2] < r[3]]
+    alerted = [r for r in rows if r[2] is not None]
+    days = [(f - a).total_seconds() / 86400 for _, _, a, f in warned]
+    return {"customers": len(rows), "roc_auc": roc_auc(scores, ys), "pr_auc": pr_auc(scores, ys),
+            "top_decile_lift": top_lift(scores, ys, top_share),
+            "churners_alerted_before_churn": len(warned) / len(churners) if churners else float("nan"),
+            "median_days_of_warning": statistics.median(days) if days else float("nan"),
+            "alert_precision": sum(1 for r in alerted if r[3] is not None and r[2] < r[3]) / len(alerted)
+            if alerted else float("nan")}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kinds", default=",".join(PIPELINES), help=f"pipelines to compare (default all; shipped: {DEFAULT_KIND})")
+    ap.add_argument("--horizon-days", type=float, default=90.0)
+    ap.add_argument("--data", default=None, help="CDNOW_master.txt (default ../shared/data)")
+    args = ap.parse_args(argv)
+    events = load(args.data)
+    models, churned = cdnow(events, args.kinds.split(","), args.horizon_days)
+    cost(models, events, churned)
+
+
+if __name__ == "__main__":
+    main()
