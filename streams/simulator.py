@@ -28,7 +28,7 @@ from schemas.errors import ChurnError
 from schemas.events import Event, OfferOutcome, RetentionOffer
 from streams.simulator_customer import CustomerSim
 from streams.simulator_io import fates_json, to_jsonl
-from streams.simulator_offers import Exposure, accept_delay_s, accepts, expected_uplift, outcomes
+from streams.simulator_offers import Exposure, accept_delay_s, accepts, expected_uplift, outcomes, realized_uplift
 from streams.simulator_plan import DAY, INF, PERSONAS, draw_plan
 
 __all__ = ["Fate", "PERSONAS", "SimulationError", "Simulator", "fates_json", "to_jsonl"]
@@ -148,14 +148,9 @@ class Simulator:
 
     def realized_uplift(self, horizon_days: float | None = None) -> float:
         """The same difference as it actually happened (nan while an arm is empty)."""
-        arms: dict[bool, list[bool]] = {True: [], False: []}
-        for e in self._exposures.values():
-            end = e.offered_at + (INF if horizon_days is None else horizon_days * DAY)
-            churn_at = self.fates[e.customer_id].churn_at
-            arms[e.treated].append(churn_at is None or churn_at.timestamp() > end)
-        if not arms[True] or not arms[False]:
-            return math.nan
-        return sum(arms[True]) / len(arms[True]) - sum(arms[False]) / len(arms[False])
+        churn_at = {c: f.churn_at.timestamp() if f.churn_at else INF for c, f in self.fates.items()}
+        return realized_uplift(list(self._exposures.values()), churn_at,
+                               None if horizon_days is None else horizon_days * DAY)
 
 
 if __name__ == "__main__":  # pragma: no cover

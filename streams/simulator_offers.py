@@ -59,6 +59,17 @@ def expected_uplift(exposures: list[Exposure], offer_effect: float, horizon_s: f
     return offer_effect * sum(e.saveable(horizon_s) for e in exposures) / len(exposures)
 
 
+def realized_uplift(exposures: list[Exposure], churn_at: dict[str, float], horizon_s: float | None) -> float:
+    """Retained share of treated minus that of control, given actual churn times (nan: an arm is empty)."""
+    arms: dict[bool, list[bool]] = {True: [], False: []}
+    for e in exposures:
+        end, at = e.offered_at + (math.inf if horizon_s is None else horizon_s), churn_at[e.customer_id]
+        arms[e.treated].append(at == math.inf or at > end)
+    if not arms[True] or not arms[False]:
+        return math.nan
+    return sum(arms[True]) / len(arms[True]) - sum(arms[False]) / len(arms[False])
+
+
 def outcomes(seed: int, offer: RetentionOffer, accepted: bool, basket_eur: float) -> list[OfferOutcome]:
     """What the delivering service reports for ``offer`` (nothing for held-out offers)."""
     if offer.control_group or offer.status != "send":

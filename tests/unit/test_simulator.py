@@ -172,6 +172,9 @@ def test_offers_save_only_treated_churners_at_the_offer_effect_rate():
     assert all(not sim.fates[c].churns and sim.fates[c].planned_churn_at == before[c].churn_at for c in saved)
     assert abs(sim.realized_uplift() - sim.true_uplift()) < 0.04
     assert sim.true_uplift() > 0.05
+    assert sim.true_uplift(horizon_days=30) == 0.0 == sim.realized_uplift(horizon_days=30)  # nobody churns that early
+    assert 0 < sim.true_uplift(horizon_days=200) < sim.true_uplift()
+    assert abs(sim.realized_uplift(horizon_days=200) - sim.true_uplift(horizon_days=200)) < 0.04
 
 
 def test_saved_customers_keep_coming_and_outcomes_say_so():
