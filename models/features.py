@@ -115,7 +115,8 @@ def _epoch(d: date) -> float:
 def value_segment(features: dict[str, float]) -> str:
     """``"high"``, ``"mid"`` or ``"low"`` from RFM scores and ``clv_estimate``.
 
-    R, F and M each score 1-3: recency (last order within 30 / 90 days), frequency
+    R, F and M each score 1-3: recency (last order within 30 / 90 days; 1 without an
+    order in 365 days), frequency
     (6+ / 2+ orders in 365 days), money (average order 100+ / 40+). High: clv at least
     ``CLV_HIGH`` or RFM sum 8+. Low: clv below ``CLV_LOW`` and RFM sum 4 or less.
 
@@ -124,7 +125,7 @@ def value_segment(features: dict[str, float]) -> str:
     >>> value_segment({"days_since_last_order": 200, "orders_365d": 1, "avg_order_value": 20, "clv_estimate": 30})
     'low'
     """
-    r = _score(-features["days_since_last_order"], -30, -90)
+    r = _score(-features["days_since_last_order"], -30, -90) if features["orders_365d"] else 1
     f = _score(features["orders_365d"], 6, 2)
     m = _score(features["avg_order_value"], 100, 40)
     clv = features["clv_estimate"]

@@ -372,12 +372,19 @@ def _support(s: CustomerState, ev: SupportEvent, t: float, day: int) -> None:
     elif ev.action == "escalated":
         _bump(s, "w_escalations", day)
     elif ev.action == "resolved":
-        opened = s.open_tickets.pop(key, None)
+        opened = s.open_tickets.get(key)
+        if opened is not None and opened > t:
+            return _moods(s, ev)  # a late resolution of an earlier episode: the ticket stays open
         if opened is not None:
-            s.resolution_hours = _ewma(s.resolution_hours, max(0.0, t - opened) / 3600.0, RESOLUTION_ALPHA)
+            del s.open_tickets[key]
+            s.resolution_hours = _ewma(s.resolution_hours, (t - opened) / 3600.0, RESOLUTION_ALPHA)
         s.resolved_ids = ([k for k in s.resolved_ids if k != key] + [key])[-RESOLVED_IDS:]
     if ev.is_complaint and ev.action in ("opened", "reopened"):
         _bump(s, "d_complaints", day)
+    _moods(s, ev)
+
+
+def _moods(s: CustomerState, ev: SupportEvent) -> None:
     if ev.csat is not None:
         s.csat = _ewma(s.csat, float(ev.csat), CSAT_ALPHA)
     if ev.sentiment is not None:
