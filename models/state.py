@@ -99,7 +99,7 @@ class CustomerState:
     d_complaints: list[int] = field(default_factory=lambda: [0] * DAY_SPAN)
     d_sessions: list[int] = field(default_factory=lambda: [0] * DAY_SPAN)
     w_orders: list[int] = field(default_factory=lambda: [0] * WEEK_SPAN)
-    w_spend: list[float] = field(default_factory=lambda: [0.0] * WEEK_SPAN)
+    w_spend: list[float] = field(default_factory=lambda: [0] * WEEK_SPAN)  # int where whole
     w_reopened: list[int] = field(default_factory=lambda: [0] * SUPPORT_WEEKS)
     w_escalations: list[int] = field(default_factory=lambda: [0] * SUPPORT_WEEKS)
     w_features: list[int] = field(default_factory=lambda: [0] * FEATURE_WEEKS)
@@ -190,25 +190,25 @@ class CustomerState:
 
     # ------------------------------------------------------------ persistence
     def to_json(self) -> dict:
-        """Compact JSON-serialisable dict: defaults are left out, floats kept exact."""
+        """Compact JSON-serialisable dict: defaults left out, rings trimmed, floats exact."""
         out = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if v == _DEFAULTS[f.name]:
+        for name in _NAMES:
+            v = getattr(self, name)
+            if v == _DEFAULTS[name]:
                 continue
-            if f.name in _HASHES:
+            if name in _RING_LEN:
+                v = _trim(v)  # weekly spend holds ints where whole (see _bump): no conversion
+            elif name in _HASHES:
                 v = base64.b64encode(struct.pack(f"<{len(v)}I", *v)).decode("ascii")
-            elif f.name == "open_tickets":
+            elif name == "open_tickets":
                 v = [[k, _num(t)] for k, t in v.items()]
-            elif f.name in _DAY_RINGS or f.name in _WEEK_RINGS:
-                v = _trim([_num(x) for x in v])
-            elif isinstance(v, list):
-                v = [_num(x) for x in v]
-            elif isinstance(v, dict):
+            elif name == "category_opened":
                 v = {k: [_num(x) for x in ts] for k, ts in v.items()}
-            elif isinstance(v, float):
+            elif name == "channel_counts":
+                v = v[:]
+            elif type(v) is float:
                 v = _num(v)
-            out[f.name] = v
+            out[name] = v
         return out
 
     @classmethod
@@ -216,17 +216,17 @@ class CustomerState:
         """Inverse of :meth:`to_json`."""
         kw = {}
         for name, v in obj.items():
-            if name in _HASHES:
+            if name in _RING_LEN:
+                v = v + [0] * (_RING_LEN[name] - len(v))  # a new list, padded
+            elif name in _HASHES:
                 raw = base64.b64decode(v)
                 v = list(struct.unpack(f"<{len(raw) // 4}I", raw))
             elif name == "open_tickets":
                 v = {int(k): float(t) for k, t in v}
             elif name == "category_opened":
                 v = {k: [float(x) for x in ts] for k, ts in v.items()}
-            elif name in _DAY_RINGS or name in _WEEK_RINGS:
-                n = DAY_SPAN if name in _DAY_RINGS else _WEEK_RINGS[name]
-                cast = float if name == "w_spend" else int
-                v = [cast(x) for x in v] + [cast(0)] * (n - len(v))
+            elif name == "channel_counts":
+                v = v[:]
             elif name in _FLOATS and v is not None:
                 v = float(v)
             kw[name] = v
@@ -234,7 +234,9 @@ class CustomerState:
 
 
 _HASHES = ("seen_ids", "resolved_ids")  # 32-bit hashes, stored packed (base64 of little-endian uint32)
+_NAMES = tuple(f.name for f in fields(CustomerState))
 _DEFAULTS = {f.name: getattr(CustomerState(), f.name) for f in fields(CustomerState)}
+_RING_LEN = {**{n: DAY_SPAN for n in _DAY_RINGS}, **_WEEK_RINGS}
 _FLOATS = {f.name for f in fields(CustomerState) if "float" in str(f.type) and "list" not in str(f.type)
            and "dict" not in str(f.type)}
 
@@ -260,7 +262,6 @@ SENTIMENT_FAST, SENTIMENT_SLOW = 0.5, 0.1
 SESSION_FAST, SESSION_SLOW = 0.5, 0.1
 RESOLUTION_ALPHA = 0.3
 _LEAVING = frozenset({"notifications_disabled", "uninstall", "account_closed"})
-_NAMES = tuple(f.name for f in fields(CustomerState))
 _LISTS = tuple(n for n in _NAMES if isinstance(_DEFAULTS[n], list))
 
 
@@ -326,15 +327,18 @@ def _shift(ring: list, by: int) -> list:
     if by <= 0:
         return ring
     n = len(ring)
-    zero = type(ring[0])(0)
-    return [zero] * min(by, n) + ring[: max(0, n - by)]
+    return [0] * min(by, n) + ring[: max(0, n - by)]
 
 
 def _bump(s: CustomerState, name: str, day: int, x=1) -> None:
     ring = getattr(s, name)
     i = s.head_day - day if name in _DAY_RINGS else week_of(s.head_day) - week_of(day)
     if 0 <= i < len(ring):
-        ring[i] = round(ring[i] + x, 1) if name == "w_spend" else ring[i] + x
+        if name == "w_spend":
+            v = round(ring[i] + x, 1)
+            ring[i] = int(v) if v.is_integer() else v  # whole amounts stay ints: shorter JSON
+        else:
+            ring[i] = ring[i] + x
 
 
 def _order(s: CustomerState, ev: OrderEvent, t: float, day: int) -> None:
