@@ -6,6 +6,9 @@ import json
 import random
 from datetime import datetime, timedelta, timezone
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from models.features import compute_features
 from models.state import (DAY_SPAN, DEFAULT_GAP_DAYS, SEEN_IDS, CustomerState, apply_event)
 from schemas.events import AppActivityEvent, OrderEvent, ProfileUpdate, SupportEvent
@@ -152,3 +155,26 @@ def test_heavy_customer_stays_within_2_kib_and_round_trips_exactly():
 
 def test_empty_state_round_trips():
     assert CustomerState.from_json(json.loads(json.dumps(CustomerState().to_json()))) == CustomerState()
+
+_offsets = st.floats(-900, 5, allow_nan=False).map(lambda d: T0 + timedelta(days=d))
+_events = st.one_of(
+    st.builds(lambda at, a, stt, ch: order(at, a, status=stt, channel=ch), _offsets, st.floats(0, 5000, allow_nan=False),
+              st.sampled_from(["placed", "cancelled", "refunded", "returned"]), st.sampled_from(["web", "app", "store", "other"])),
+    st.builds(lambda at, tid, act, c, cs, se: ticket(at, tid, action=act, complaint=c, csat=cs, sentiment=se), _offsets,
+              st.sampled_from(["t1", "t2", "t3"]), st.sampled_from(["opened", "escalated", "resolved", "reopened", "comment"]),
+              st.booleans(), st.none() | st.integers(1, 5), st.none() | st.floats(-1, 1, allow_nan=False)),
+    st.builds(lambda at, act, d, f: app(at, act, duration=d, feature=f), _offsets,
+              st.sampled_from(["login", "session", "feature_used", "push_opened", "notifications_disabled", "uninstall"]),
+              st.none() | st.floats(0, 1e5, allow_nan=False), st.none() | st.sampled_from(["a", "b", "c"])),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_events, max_size=40), _offsets)
+def test_any_history_round_trips_and_gives_finite_features(events, now):
+    s = fold(events) or CustomerState()
+    back = CustomerState.from_json(json.loads(json.dumps(s.to_json(), separators=(",", ":"))))
+    assert back == s
+    x = compute_features(back, now)
+    assert x == compute_features(s, now) and all(v == v and abs(v) < 1e9 for v in x.values())
+    assert -1 <= x["spend_trend"] <= 1 and -1 <= x["session_trend"] <= 1 and 0 <= x["cancel_share"] <= 1
