@@ -1,0 +1,269 @@
+"""Customers who go silent, and customers who ask to be forgotten, through the real
+broker and Redis with real worker processes.
+
+- Silence: a regular customer who simply stops ordering is alerted by the sweep alone
+  (trigger ``silence``) at one of their own silence checkpoints, with no event of theirs
+  after the last order: on the event clock (the watermark moved by other customers of
+  the same partition) and on the wall clock (checkpoints already due, no further event).
+- Erasure: after an erasure request nothing of the customer is left in Redis (keys or
+  values), the table's changelog ends in a tombstone, a confirmation arrives, and after
+  a worker restart (table recovered from the changelog) the customer's next event scores
+  exactly like a brand-new customer's.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import redis
+from aiokafka import AIOKafkaConsumer
+
+from models.prior import RulePrior
+from models.scorer import Scorer
+from models.silence import silence_schedule
+from models.state import apply_event
+from schemas.events import AppActivityEvent, ErasureRequest, OrderEvent, ProfileUpdate, SupportEvent
+from streams.backtest import run_backtest
+from streams.bootstrap import processor_from
+from streams.procs import WorkerProcess
+from streams.record import CustomerRecord
+from streams.sweep import partition_of
+from tests.integration.kafka import collect, publish, run
+
+pytestmark = pytest.mark.integration
+START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def ids_in(partition: int, prefix: str, n: int, partitions: int) -> list[str]:
+    """``n`` customer ids that Kafka's default partitioner puts in ``partition``."""
+    out, i = [], 0
+    while len(out) < n:
+        cid = f"{prefix}-{i}"
+        if partition_of(cid.encode(), partitions) == partition:
+            out.append(cid)
+        i += 1
+    return out
+
+
+def order(cid: str, k: int, t: datetime, amount: float = 40.0) -> OrderEvent:
+    return OrderEvent(event_id=f"{cid}-o{k}", customer_id=cid, occurred_at=t, event_type="order", order_id=f"{cid}-{k}",
+                      status="placed", amount=amount, currency="EUR", items=2, channel="web")
+
+
+def session(cid: str, k: int, t: datetime) -> AppActivityEvent:
+    return AppActivityEvent(event_id=f"{cid}-a{k}", customer_id=cid, occurred_at=t, event_type="app_activity",
+                            activity="session", duration_s=300, platform="ios")
+
+
+def profile(cid: str, t: datetime) -> ProfileUpdate:
+    return ProfileUpdate(event_id=f"{cid}-p", customer_id=cid, occurred_at=t, event_type="profile",
+                         marketing_consent=True, owner="anna.k")
+
+
+def regular(cid: str, start: datetime, every_days: float, n: int) -> list:
+    """A regular customer: profile, then ``n`` orders ``every_days`` apart (and nothing else)."""
+    return [profile(cid, start)] + [order(cid, k, start + timedelta(days=every_days * k, hours=k % 5)) for k in range(n)]
+
+
+def steady(cid: str, until: datetime, offset_h: int) -> list:
+    """Orders every 3 days and a session after each, up to ``until``: keeps the watermark moving."""
+    out, t, k = [profile(cid, START)], START + timedelta(hours=offset_h), 0
+    while t < until:
+        out += [order(cid, k, t, 25.0), session(cid, k, t + timedelta(hours=1))]
+        t, k = t + timedelta(days=3), k + 1
+    return out
+
+
+def alerts_of(records: list, cid: str) -> list[dict]:
+    return [a for _, key, a in records if key == cid and a.get("customer_id") == cid]
+
+
+def has_silence_alert(cid: str):
+    return lambda rs: any(a["trigger"] == "silence" for a in alerts_of(rs, cid))
+
+
+# ---------------------------------------------------------------------------- silence
+def test_customer_who_stops_ordering_is_alerted_by_the_event_clock_sweep(run_settings, redis_cleanup):
+    s = run_settings.model_copy(update={"min_labels": 10**9})  # the rule prior scores throughout
+    quiet = ids_in(0, "quiet", 1, s.partitions)[0]
+    others = ids_in(0, "steady", 6, s.partitions)
+    end = START + timedelta(days=100)
+    mine = regular(quiet, START, 7, 8)  # weekly for 7 weeks, then nothing
+    events = sorted(mine + [e for i, c in enumerate(others) for e in steady(c, end, 5 * i)], key=lambda e: e.occurred_at)
+    last = max(e.occurred_at for e in mine)
+    assert last == mine[-1].occurred_at and isinstance(mine[-1], OrderEvent), "no event of theirs after the last order"
+    state = None
+    for ev in mine:
+        state = apply_event(state, ev)
+    checkpoints = {t.timestamp() for t in silence_schedule(state)}
+    # In process: the quiet customer is alerted, nobody else is (the premise of the test).
+    expected = run_backtest(events, as_of=end + timedelta(seconds=1), settings=s)
+    assert {cid for cid, _ in expected.alerts} == {quiet}
+
+    with WorkerProcess(s) as worker:
+        t0 = time.monotonic()
+        run(publish(s, events))
+        got = run(collect(s, ["alerts"], has_silence_alert(quiet), deadline_s=60, workers=[worker]))
+        took = time.monotonic() - t0
+    alerts = alerts_of(got, quiet)
+    first = min(alerts, key=lambda a: a["occurred_at"])
+    assert first["trigger"] == "silence" and first["previous_tier"] == "none", alerts
+    assert first["tier"] in ("watch", "high", "critical") and first["model_version"] == "rules-1"
+    at = datetime.fromisoformat(first["occurred_at"])
+    assert at > last and at.timestamp() in checkpoints, f"alerted at {at}, not at a checkpoint after {last}"
+    assert any(r["feature"] in ("order_overdue_ratio", "days_since_last_order", "days_since_last_activity")
+               for r in first["reasons"]), first["reasons"]
+    assert not {a["customer_id"] for _, _, a in got} - {quiet}, "customers who keep ordering are not alerted"
+    assert took < 60
+
+
+def test_customer_already_silent_is_alerted_by_the_wall_clock_sweep(run_settings, redis_cleanup):
+    s = run_settings.model_copy(update={"min_labels": 10**9, "clock": "wall", "sweep_interval_s": 0.25})
+    quiet = "quiet-wall"
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    mine = regular(quiet, now - timedelta(days=35 + 7 * 7), 7, 8)  # last order ~35 days ago
+    last = mine[-1].occurred_at
+    state = None
+    for ev in mine:
+        state = apply_event(state, ev)
+    checkpoints = {t.timestamp() for t in silence_schedule(state)}
+
+    with WorkerProcess(s) as worker:
+        t0 = time.monotonic()
+        run(publish(s, mine))  # and nothing after: only the sweep can find them
+        got = run(collect(s, ["alerts"], has_silence_alert(quiet), deadline_s=45, workers=[worker]))
+        took = time.monotonic() - t0
+    alerts = alerts_of(got, quiet)
+    assert alerts and all(a["trigger"] == "silence" for a in alerts), alerts
+    at = datetime.fromisoformat(min(alerts, key=lambda a: a["occurred_at"])["occurred_at"])
+    assert last < at <= datetime.now(timezone.utc) and at.timestamp() in checkpoints
+    assert took < 45
+
+
+# ---------------------------------------------------------------------------- erasure
+def at_risk(cid: str) -> list:
+    """Weekly orders, then three complaints, then silence: alerts and offers follow."""
+    out = regular(cid, START, 7, 6)
+    out += [session(cid, k, START + timedelta(days=7 * k, hours=6)) for k in range(6)]
+    out += [SupportEvent(event_id=f"{cid}-s{j}", customer_id=cid, occurred_at=START + timedelta(days=36 + 2 * j),
+                         event_type="support", ticket_id=f"{cid}-t{j}", action="opened", category="delivery",
+                         priority="high", is_complaint=True, csat=1, sentiment=-0.8) for j in range(3)]
+    return out
+
+
+def redis_mentions(r: redis.Redis, prefix: str, needle: str) -> list[str]:
+    """Every key under ``prefix`` whose name or content mentions ``needle``."""
+    b, hits = needle.encode(), []
+    for key in r.scan_iter(match=f"{prefix}:*", count=1000):
+        kind = r.type(key).decode()
+        if kind == "string":
+            parts = [r.get(key) or b""]
+        elif kind == "hash":
+            parts = [x for kv in r.hgetall(key).items() for x in kv]
+        elif kind == "set":
+            parts = list(r.smembers(key))
+        elif kind == "zset":
+            parts = [m for m, _ in r.zrange(key, 0, -1, withscores=True)]
+        elif kind == "list":
+            parts = r.lrange(key, 0, -1)
+        else:
+            parts = [repr(r.dump(key)).encode()]
+        if b in key or any(b in p for p in parts):
+            hits.append(key.decode())
+    return sorted(hits)
+
+
+async def latest_changelog_value(s, key: str, deadline_s: float = 20.0) -> tuple[bool, bytes | None]:
+    """(seen, value) of the last changelog record of ``key`` (None: a tombstone)."""
+    cons = AIOKafkaConsumer(f"{s.app_id}-customers-changelog", bootstrap_servers=s.bootstrap_servers,
+                            auto_offset_reset="earliest", group_id=None)
+    await cons.start()
+    seen, value, quiet_polls, end = False, None, 0, time.monotonic() + deadline_s
+    try:
+        while quiet_polls < 3 and time.monotonic() < end:  # read until the topic has nothing more for a while
+            batch = await cons.getmany(timeout_ms=500, max_records=5000)
+            quiet_polls = 0 if batch else quiet_polls + 1
+            for recs in batch.values():
+                for rec in recs:
+                    if rec.key == key.encode():
+                        seen, value = True, rec.value
+    finally:
+        await cons.stop()
+    return seen, value
+
+
+def wait_for_score(r: redis.Redis, key: str, worker: WorkerProcess, deadline_s: float = 30.0, at: float | None = None) -> dict:
+    end = time.monotonic() + deadline_s
+    while True:
+        h = r.hgetall(key)
+        if h and (at is None or int(h[b"at"]) == int(at)):
+            return {k.decode(): v.decode() for k, v in h.items()}
+        assert worker.alive(), worker.log_tail()
+        assert time.monotonic() < end, f"no score at {key} within {deadline_s}s"
+        time.sleep(0.2)  # polling Redis with a deadline
+
+
+def test_erased_customer_leaves_nothing_and_starts_from_nothing(run_settings, redis_cleanup):
+    s = run_settings.model_copy(update={"min_labels": 10**9, "control_share": 0.0})
+    gone = "erase-me-9f3k"
+    kept = ids_in(partition_of(gone.encode(), s.partitions), "kept-at-risk", 1, s.partitions)[0]
+    fillers = ids_in(0, "fill", 3, s.partitions) + ids_in(1, "fill", 3, s.partitions)
+    end = START + timedelta(days=90)
+    history = at_risk(gone) + at_risk(kept) + [e for i, c in enumerate(fillers) for e in steady(c, end, 7 * i)]
+    history.sort(key=lambda e: e.occurred_at)
+    later = order(gone, 500, end + timedelta(days=2, seconds=7), amount=55.0)
+
+    # In process: the next event of a forgotten customer scores like a new customer's only,
+    # which is not what the same event scores on top of their history (so the test can fail).
+    scorer = Scorer(RulePrior(), min_labels=10**9)
+    fresh = processor_from(s, scorer).on_event(CustomerRecord(), later, later.occurred_at)
+    with_history = run_backtest(history + [later], as_of=later.occurred_at + timedelta(seconds=1), settings=s)
+    assert f"{with_history.scores[gone][0]:.4f}" != f"{fresh.score:.4f}"
+
+    r = redis.Redis.from_url(s.redis_url)
+    t0 = time.monotonic()
+    with WorkerProcess(s, name="before-erasure") as worker:
+        run(publish(s, history))
+
+        def alerted_and_offered(rs: list) -> bool:
+            by = {(t, k) for t, k, _ in rs}
+            return all((s.topic(t), c) in by for t in ("alerts", "offers") for c in (gone, kept))
+
+        run(collect(s, ["alerts", "offers"], alerted_and_offered, deadline_s=60, workers=[worker]))
+        wait_for_score(r, f"{s.redis_prefix}:cust:{gone}:score", worker)
+        before = redis_mentions(r, s.redis_prefix, gone)
+        assert f"{s.redis_prefix}:cust:{gone}:score" in before and f"{s.redis_prefix}:cust:{gone}:offers" in before, before
+
+        run(publish(s, [ErasureRequest(event_id="er-1", customer_id=gone, occurred_at=end, event_type="erasure_request",
+                                       requested_by="dpo-ticket-118")]))
+        done = run(collect(s, ["erasure_done"], lambda rs: any(k == gone for _, k, _ in rs), deadline_s=30, workers=[worker]))
+        confirmation = next(v for _, k, v in done if k == gone)
+        # A barrier: a later event of another customer, scored and flushed after the erasure,
+        # so a write-behind flush still holding the erased customer's score would show now.
+        barrier = order(fillers[0], 900, end + timedelta(days=1))
+        run(publish(s, [barrier]))
+        wait_for_score(r, f"{s.redis_prefix}:cust:{fillers[0]}:score", worker, at=barrier.occurred_at.timestamp())
+        left = redis_mentions(r, s.redis_prefix, gone)
+        kept_keys = redis_mentions(r, s.redis_prefix, kept)
+    assert confirmation["customer_id"] == gone and confirmation["request_event_id"] == "er-1"
+    assert {"state", "redis:score", "redis:offers"} <= set(confirmation["removed"]), confirmation
+    assert left == [], f"still in Redis after erasure: {left}"
+    assert f"{s.redis_prefix}:cust:{kept}:score" in kept_keys, "only the erased customer is forgotten"
+    seen, value = run(latest_changelog_value(s, gone))
+    assert seen and value is None, "the table's changelog ends in a tombstone for the erased customer"
+
+    # A new worker recovers the table from the changelog: the customer must stay forgotten.
+    with WorkerProcess(s, name="after-erasure") as worker:
+        run(publish(s, [later]))
+        got = wait_for_score(r, f"{s.redis_prefix}:cust:{gone}:score", worker, at=later.occurred_at.timestamp())
+        kept_score = r.hgetall(f"{s.redis_prefix}:cust:{kept}:score")
+        left = redis_mentions(r, s.redis_prefix, gone)
+    took = time.monotonic() - t0
+    r.close()
+    assert got["score"] == f"{fresh.score:.4f}", f"scored {got['score']}, a new customer scores {fresh.score:.4f}"
+    assert got["tier"] == fresh.record.alert.tier
+    assert left == [f"{s.redis_prefix}:cust:{gone}:score"], left
+    assert kept_score, "the other customer's score survived the restart"
+    assert took < 90
