@@ -1,0 +1,418 @@
+"""Alert policy, retention offers and control groups through the real broker, Redis and
+worker processes: exactly one alert per episode and tier and one offer per alert through
+duplicates, a SIGKILL mid-stream and a full replay by a fresh consumer group; consent and
+caps with two workers at once; a stable control arm whose offers are held out.
+
+Completion is never guessed: the test counts what it publishes per topic partition and waits
+until the worker group has committed all of it (Faust flushes its producer before it commits),
+then reads the output topics up to markers it appends.
+
+The rule prior scores throughout (``min_labels=10**9``), so who is at risk is known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import urllib.request
+import uuid
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta, timezone
+from importlib import resources
+
+import pytest
+import redis
+import yaml
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from alerts.offers import OfferPolicy, in_control_group
+from schemas.events import AppActivityEvent, OrderEvent, ProfileUpdate, SupportEvent
+from streams.embedded import free_port
+from streams.procs import WorkerProcess
+from streams.publish import TOPIC_OF_TYPE, producer
+from streams.sweep import partition_of
+from tests.integration.kafka import collect, publish, run
+
+pytestmark = pytest.mark.integration
+START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+DAYS = 80
+NO_CONSENT = "offer skipped: no marketing consent"
+
+
+# ---------------------------------------------------------------- synthetic customers
+def profiles(n: int, consent=lambda i: True) -> list:  # noqa: ANN001
+    return [ProfileUpdate(event_id=f"c{i:04d}-p", customer_id=f"c{i:04d}", occurred_at=START - timedelta(days=1),
+                          event_type="profile", marketing_consent=consent(i)) for i in range(n)]
+
+
+def is_risky(i: int) -> bool:
+    return i % 3 == 0
+
+
+def history(n: int, seed: int = 5, cohorts: tuple[int, ...] = (20, 30)) -> list:
+    """Loyal customers order and use the app every 6-12 days; at-risk ones (every third)
+    stop ordering at their cohort's day, complain three times, then go silent for good.
+    Cohorts alert in bursts on a few days, which is what caps are for."""
+    rng, out = random.Random(seed), []
+    for i in range(n):
+        cid, risky = f"c{i:04d}", is_risky(i)
+        stop = cohorts[(i // 3) % len(cohorts)] if risky else DAYS
+        gap = rng.uniform(6, 12)
+        t, k = START + timedelta(days=rng.uniform(0, 5)), 0
+        while t < START + timedelta(days=stop):
+            out.append(OrderEvent(event_id=f"{cid}-o{k}", customer_id=cid, occurred_at=t, event_type="order",
+                                  order_id=f"o{k}", status="placed", amount=round(rng.uniform(20, 90), 2), currency="EUR",
+                                  items=2, channel="web"))
+            out.append(AppActivityEvent(event_id=f"{cid}-a{k}", customer_id=cid, occurred_at=t + timedelta(hours=3),
+                                        event_type="app_activity", activity="session", duration_s=300, platform="ios"))
+            t, k = t + timedelta(days=gap), k + 1
+        if risky:
+            for j in range(3):
+                out.append(SupportEvent(event_id=f"{cid}-s{j}", customer_id=cid,
+                                        occurred_at=START + timedelta(days=stop + 1 + 3 * j, hours=rng.uniform(0, 20)),
+                                        event_type="support", ticket_id=f"t{j}", action="opened", category="delivery",
+                                        priority="high", is_complaint=True, csat=1, sentiment=-0.8))
+    return sorted(out, key=lambda e: e.occurred_at)
+
+
+def sentinels(settings, at: datetime) -> list:  # noqa: ANN001
+    """One event per input topic and partition at ``at``: every partition's watermark reaches it."""
+    found: dict[int, str] = {}
+    i = 0
+    while len(found) < settings.partitions:
+        cid = f"sentinel-{i}"
+        found.setdefault(partition_of(cid.encode(), settings.partitions), cid)
+        i += 1
+    out = []
+    for cid in found.values():
+        out += [AppActivityEvent(event_id=f"{cid}-a", customer_id=cid, occurred_at=at, event_type="app_activity",
+                                 activity="login", platform="web"),
+                OrderEvent(event_id=f"{cid}-o", customer_id=cid, occurred_at=at, event_type="order", order_id="o",
+                           status="placed", amount=10, currency="EUR", items=1, channel="web"),
+                SupportEvent(event_id=f"{cid}-s", customer_id=cid, occurred_at=at, event_type="support", ticket_id="t",
+                             action="comment", category="other", priority="low", is_complaint=False)]
+    return out
+
+
+# ---------------------------------------------------------------- observing workers
+def metric(port: int, name: str) -> float:
+    """Sum of one metric family on a worker's /metrics (0 when the endpoint is not up yet)."""
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+    except OSError:
+        return 0.0
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name) and line[len(name)] in "{ ")
+
+
+def wait_for(cond, what: str, workers=(), deadline_s: float = 60.0, every: float = 0.1) -> None:  # noqa: ANN001
+    end = time.monotonic() + deadline_s
+    while not cond():
+        for w in workers:
+            assert w.alive(), f"worker died while waiting for {what}:\n{w.log_tail()}"
+        assert time.monotonic() < end, f"{what}: not within {deadline_s}s\n" + "\n".join(w.log_tail(1500) for w in workers)
+        time.sleep(every)  # polling with a deadline
+
+
+class Feed:
+    """Publishes events and counts them per input topic and partition, so the worker group's
+    committed offsets say when everything was processed (the embedded broker's end offsets
+    are not usable for that)."""
+
+    def __init__(self, settings) -> None:  # noqa: ANN001
+        self.s, self.sent = settings, Counter()
+
+    def __call__(self, events: list) -> None:
+        run(publish(self.s, events))
+        for e in events:
+            self.sent[TopicPartition(self.s.topic(TOPIC_OF_TYPE[e.event_type]),
+                                     partition_of(e.customer_id.encode(), self.s.partitions))] += 1
+
+    async def _lag(self) -> int:
+        cons = AIOKafkaConsumer(bootstrap_servers=self.s.bootstrap_servers, group_id=self.s.app_id,
+                                enable_auto_commit=False)  # never subscribes: only reads the group's offsets
+        await cons.start()
+        try:
+            return sum([n - ((await cons.committed(tp)) or 0) for tp, n in self.sent.items()])
+        finally:
+            await cons.stop()
+
+    def drained(self, workers, deadline_s: float = 90.0) -> None:  # noqa: ANN001
+        """Wait until the group committed every published message. Faust flushes its producer
+        before it commits, so then every alert and offer those messages made is on the broker."""
+        wait_for(lambda: asyncio.run(self._lag()) <= 0, "input topics fully committed", workers, deadline_s, every=0.5)
+
+    def outputs(self) -> tuple[list[dict], list[dict]]:
+        """Everything on churn-alerts and retention-offers so far (call after :meth:`drained`):
+        a marker is appended to every output partition and read up to."""
+        async def mark() -> None:
+            prod = producer(self.s)
+            await prod.start()
+            try:
+                for t in ("alerts", "offers"):
+                    for p in range(self.s.partitions):
+                        await prod.send_and_wait(self.s.topic(t), json.dumps({"marker": tag}).encode(), partition=p)
+            finally:
+                await prod.stop()
+
+        tag = uuid.uuid4().hex
+        run(mark())
+        want = 2 * self.s.partitions
+        recs = run(collect(self.s, ["alerts", "offers"], lambda rs: sum(v.get("marker") == tag for _, _, v in rs) >= want,
+                           deadline_s=30))
+        real = [(t, v) for t, _, v in recs if "marker" not in v]
+        return [v for t, v in real if t == self.s.topic("alerts")], [v for t, v in real if t == self.s.topic("offers")]
+
+
+def check_one_alert_per_episode_and_tier(alerts: list[dict], cooldown_days: float) -> None:
+    """Per customer in event-time order: an episode opens with ``previous_tier == none`` and
+    then only escalates, each alert naming the tier before it. A second episode cannot open
+    within the cooldown of the first's last alert, so a replay that moved an episode's start
+    (a new alert_id for the same episode) shows up here."""
+    rank = {"none": 0, "watch": 1, "high": 2, "critical": 3}
+    by_cust: dict[str, list[dict]] = defaultdict(list)
+    for a in alerts:
+        by_cust[a["customer_id"]].append(a)
+    for cid, items in by_cust.items():
+        items.sort(key=lambda a: (a["occurred_at"], rank[a["tier"]]))
+        peak, last_at = "none", None
+        for a in items:
+            at = datetime.fromisoformat(a["occurred_at"])
+            if a["previous_tier"] == "none":
+                assert last_at is None or at >= last_at + timedelta(days=cooldown_days), (
+                    f"{cid}: a second episode {at} opened within the cooldown of the first: {items}")
+            else:
+                assert a["previous_tier"] == peak, f"{cid}: alert skips its episode's history: {items}"
+            assert rank[a["tier"]] > rank[a["previous_tier"]], f"{cid}: no escalation: {a}"
+            peak, last_at = a["tier"], at
+
+
+# ---------------------------------------------------------------- 1. replays, duplicates, SIGKILL
+def test_duplicates_replay_and_sigkill_restart_make_no_second_alert_or_offer(run_settings, redis_cleanup):
+    port = free_port()
+    s = run_settings.model_copy(update={"min_labels": 10**9, "metrics_port": port})
+    n = 150
+    events = profiles(n) + history(n)
+    split = START + timedelta(days=40)
+    first = [e for e in events if e.occurred_at < split]
+    second = [e for e in events if e.occurred_at >= split] + sentinels(s, START + timedelta(days=DAYS + 1))
+    risky = {f"c{i:04d}" for i in range(n) if is_risky(i)}
+    messages = lambda: metric(port, "churn_messages_total")  # noqa: E731
+
+    a = WorkerProcess(s, "offers-a").start()
+    b = WorkerProcess(s, "offers-b")
+    try:
+        feed = Feed(s)
+        feed(first)
+        # The first cohort (stopped day 20, complaints by day ~27) is alerted before day 40.
+        wait_for(lambda: messages() >= len(first), "first half processed", [a])
+        feed.drained([a])
+        alerts, offers = feed.outputs()
+        assert len(alerts) >= 10 and offers, f"no alerts/offers after the first half: {len(alerts)}, {len(offers)}"
+        # The same events again, then the second half; SIGKILL while the worker is in the middle of it.
+        feed(first + second[: len(second) // 2])
+        kill_at = 2 * len(first) + len(second) // 8
+        wait_for(lambda: messages() >= kill_at, "worker into the second half", [a], every=0.02)
+        at_kill = messages()
+        a.kill()
+        published = 2 * len(first) + len(second) // 2
+        assert at_kill < published, f"the worker had finished ({at_kill} of {published}) before the kill"
+        b.start()
+        feed(second[len(second) // 2:] + second)  # the rest, and the whole second half once more
+        feed.drained([b])
+        alerts, offers = feed.outputs()
+        suppressed = metric(port, "churn_alerts_deduplicated_total")
+        print(f"killed at {at_kill:.0f} of {published} messages; {len(alerts)} alerts, {len(offers)} offers, "
+              f"{suppressed:.0f} re-decided alerts suppressed by the ledger after the restart")
+    finally:
+        a.kill()
+        b.stop()
+
+    ids = Counter(x["alert_id"] for x in alerts)
+    twice = [i for i, c in ids.items() if c > 1]
+    same = sum(len({json.dumps(x, sort_keys=True) for x in alerts if x["alert_id"] == i}) == 1 for i in twice)
+    assert not twice, (f"{len(twice)} alert ids emitted more than once ({same} as byte-identical copies, "
+                       f"the rest made again with a new created_at), e.g. {[x for x in alerts if x['alert_id'] in twice[:2]]}")
+    offer_ids = Counter(o["offer_id"] for o in offers)
+    assert not [i for i, c in offer_ids.items() if c > 1], "offer ids emitted twice"
+    assert len({(o["alert_id"], o["kind"]) for o in offers}) == len(offers), "one offer per alert and kind"
+    check_one_alert_per_episode_and_tier(alerts, s.cooldown_days)
+    alerted = {x["customer_id"] for x in alerts}
+    assert alerted >= risky, f"at-risk customers never alerted: {sorted(risky - alerted)}"
+    assert len(alerted - risky) <= 10, f"too many loyal customers alerted: {sorted(alerted - risky)}"
+    assert {o["kind"] for o in offers} == {"retention", "win_back"}
+    retention_alerts = {o["alert_id"] for o in offers if o["kind"] == "retention"}
+    assert retention_alerts <= set(ids), "a retention offer answers an alert that never went out"
+
+
+@pytest.mark.xfail(strict=False, reason=(
+    "known bug: a fresh consumer group replaying the same log can decide a different tier path for an "
+    "episode (e.g. watch->high where the first run went watch->critical), so an alert with a new id goes "
+    "out. Faust reads orders/support/app-activity independently, so a customer's events and silence "
+    "checkpoints are applied in arrival order, not event-time order; seen in about half the runs."))
+def test_full_replay_by_a_fresh_consumer_group_makes_no_new_alert(run_settings, redis_cleanup):
+    """All state lost: a new group reads the whole log again against the same Redis ledger and
+    output topics. Every decision is made again; DESIGN.md promises the same alerts, so every
+    one must be re-decided with the first run's id and suppressed by the ledger."""
+    port = free_port()
+    s = run_settings.model_copy(update={"min_labels": 10**9, "metrics_port": port})
+    n = 150
+    feed = Feed(s)
+    c = WorkerProcess(s.model_copy(update={"app_id": s.app_id + "-replay"}), "offers-replay")
+    try:
+        with WorkerProcess(s, "offers-first") as a:
+            feed(profiles(n) + history(n) + sentinels(s, START + timedelta(days=DAYS + 1)))
+            feed.drained([a])
+            alerts, offers = feed.outputs()
+        replay = Feed(c.settings)
+        replay.sent = feed.sent
+        c.start()
+        replay.drained([c])
+        alerts2, offers2 = replay.outputs()
+        replay_new, replay_suppressed = metric(port, "churn_alerts_total"), metric(port, "churn_alerts_deduplicated_total")
+    finally:
+        c.stop()
+    print(f"first run {len(alerts)} alerts, {len(offers)} offers; replay: {replay_new:.0f} new alerts, "
+          f"{replay_suppressed:.0f} suppressed")
+    assert len(alerts) >= 40
+    new_ids = {x["alert_id"] for x in alerts2} - {x["alert_id"] for x in alerts}
+    assert replay_new == 0, (f"the full replay made {replay_new:.0f} alerts with new ids: " + "\n".join(
+        f"{x['customer_id']} {x['tier']:8} (was {x['previous_tier']}) {x['trigger']:7} {x['occurred_at']} "
+        f"{'replay' if x['alert_id'] in new_ids else 'first run'}"
+        for x in sorted(alerts2, key=lambda x: (x["customer_id"], x["occurred_at"]))
+        if x["customer_id"] in {y["customer_id"] for y in alerts2 if y["alert_id"] in new_ids}))
+    assert replay_suppressed >= 0.95 * len(alerts), "the replay did not re-decide (and suppress) the alerts"
+    assert (len(alerts2), len(offers2)) == (len(alerts), len(offers)), "the replay emitted alerts or offers"
+    check_one_alert_per_episode_and_tier(alerts2, s.cooldown_days)
+
+
+# ---------------------------------------------------------------- 2. consent and caps, two workers
+def tiny_caps_policy(tmp_path, daily_per_type: int, daily_spend: float):  # noqa: ANN001
+    doc = yaml.safe_load(resources.files("alerts").joinpath("default_policy.yaml").read_text())
+    doc["caps"].update(daily_per_type=daily_per_type, daily_per_type_overrides={}, daily_spend=daily_spend)
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path, OfferPolicy.load(path)
+
+
+def test_no_consent_no_offer_and_caps_hold_with_two_workers(run_settings, redis_cleanup, tmp_path):
+    cap, spend_cap = 3, 25.0
+    path, policy = tiny_caps_policy(tmp_path, cap, spend_cap)
+    ports = free_port(), free_port()
+    base = run_settings.model_copy(update={"min_labels": 10**9, "policy_file": path})
+    workers = [WorkerProcess(base.model_copy(update={"metrics_port": p}), f"caps-{k}") for k, p in enumerate(ports)]
+    s = workers[0].settings
+    n = 150
+    consent = lambda i: i % 5 != 0  # noqa: E731
+    no_consent = {f"c{i:04d}" for i in range(n) if not consent(i)}
+    feed = Feed(s)
+    done = lambda: [metric(p, "churn_messages_total") for p in ports]  # noqa: E731
+    try:
+        for w in workers:
+            w.start()
+        # Profiles first, applied before any scoring (a side topic is not ordered against the others),
+        # then warm-up profiles until each worker has taken messages: both are in the group.
+        feed(profiles(n, consent))
+        wait_for(lambda: sum(done()) >= n, "profiles applied", workers)
+        k = 0
+        while not all(done()):
+            warm = [ProfileUpdate(event_id=f"warm-{k}-{i}", customer_id=f"warm-{k}-{i}", occurred_at=START - timedelta(days=1),
+                                  event_type="profile", marketing_consent=True) for i in range(8)]
+            feed(warm)
+            before = sum(done())
+            wait_for(lambda: sum(done()) >= before + 1, "warm-up taken", workers, deadline_s=60)
+            k += 1
+            assert k < 100, "the second worker never got a partition"
+        feed(history(n) + sentinels(s, START + timedelta(days=DAYS + 1)))
+        feed.drained(workers)
+        alerts, offers = feed.outputs()
+        per_worker = [metric(p, "churn_alerts_total") for p in ports]
+        r = redis.Redis.from_url(s.redis_url)
+        day_counts = {key.decode().split(":day:")[1]: int(r.get(key)) for key in r.scan_iter(f"{s.redis_prefix}:day:*:type:*")}
+        r.close()
+    finally:
+        for w in workers:
+            w.stop()
+
+    by_alert = {o["alert_id"]: o for o in offers if o["kind"] == "retention"}
+    # Consent: the alert goes out, says why, and no offer of any kind reaches the customer.
+    nc_alerts = [a for a in alerts if a["customer_id"] in no_consent]
+    assert len(nc_alerts) >= 5
+    assert all(a["offer_note"] == NO_CONSENT for a in nc_alerts), [a["offer_note"] for a in nc_alerts]
+    assert not [o for o in offers if o["customer_id"] in no_consent], "an offer for a customer without consent"
+    assert all(a["offer_note"] != NO_CONSENT for a in alerts if a["customer_id"] not in no_consent)
+    # Caps: per offer type and event-time day, and money per day, counting only offers that are not held out.
+    sent = [o for o in offers if not o["control_group"]]
+    per_type_day = Counter((o["offer_type"], o["occurred_at"][:10]) for o in sent)
+    assert max(per_type_day.values()) == cap, f"cap {cap} exceeded or never reached: {per_type_day}"
+    spend = Counter()
+    for o in sent:
+        if policy_monetary(policy, o["offer_type"]):
+            spend[o["occurred_at"][:10]] += o["value"]
+    assert spend and max(spend.values()) <= spend_cap, spend
+    # The ledger counted exactly the offers that went out, none of the held-out ones.
+    assert day_counts == {f"{d}:type:{t}": c for (t, d), c in per_type_day.items()}
+    # Every alert of a consenting customer either names its offer or says which cap stopped it.
+    notes = Counter()
+    for a in alerts:
+        note = a["offer_note"] or ""
+        if note.startswith("offer skipped"):
+            assert a["alert_id"] not in by_alert, f"skipped, yet offered: {a}"
+            notes[note] += 1
+        else:
+            o = by_alert[a["alert_id"]]
+            assert note.startswith(f"offer {o['offer_type']} via {o['channel']}: "), (note, o)
+    print(f"alerts per worker {per_worker}; {len(offers)} offers; per type and day {sorted(per_type_day.items())}; "
+          f"spend {dict(spend)}; notes {dict(notes)}")
+    assert all(x > 0 for x in per_worker), f"both workers must have made alerts: {per_worker}"
+    type_notes = [m for m in notes if m.startswith(f"offer skipped: daily cap of {cap} ")]
+    assert type_notes, f"no alert says a daily type cap stopped its offer: {notes}"
+    assert f"offer skipped: daily spend cap of {spend_cap:g} reached" in notes, notes
+    for note in type_notes:  # the type named in the note really was at its cap on that day
+        offer_type = note.split(f"daily cap of {cap} ")[1].split(" offers")[0]
+        assert any(t == offer_type and c == cap for (t, d), c in per_type_day.items()), note
+
+
+def policy_monetary(policy: OfferPolicy, offer_type: str) -> bool:
+    rules = [r for table in (policy.retention, policy.win_back) for seg in table.values() for r in seg.values()]
+    return next(r.monetary for r in rules if r.offer_type == offer_type)
+
+
+# ---------------------------------------------------------------- 3. control arm in the stream
+def test_control_offers_are_held_out_and_a_customers_arm_never_changes(run_settings, redis_cleanup):
+    """The 10 % share itself is a pure test (tests/unit/test_offers.py); here, with half the
+    customers in control so that many have several offers, the stream keeps each customer in
+    one arm, holds out every control offer, and control offers consume no contact cap."""
+    share = 0.5
+    s = run_settings.model_copy(update={"min_labels": 10**9, "control_share": share})
+    n = 90
+    feed = Feed(s)
+    with WorkerProcess(s, "control") as w:
+        feed(profiles(n) + history(n) + sentinels(s, START + timedelta(days=DAYS + 1)))
+        feed.drained([w])
+        alerts, offers = feed.outputs()
+
+    assert all(o["status"] == "held_out" for o in offers if o["control_group"])
+    assert all(o["status"] != "held_out" for o in offers if not o["control_group"])
+    arms: dict[str, set[bool]] = defaultdict(set)
+    for o in offers:
+        arms[o["customer_id"]].add(o["control_group"])
+    assert all(len(a) == 1 for a in arms.values()), {c: a for c, a in arms.items() if len(a) > 1}
+    assert all(in_control_group(c, share) == a.pop() for c, a in arms.items()), "arm is not the customer id's hash"
+    per_cust = Counter(o["customer_id"] for o in offers)
+    control_multi = [c for c in per_cust if per_cust[c] >= 2 and in_control_group(c, share)]
+    treated = [c for c in per_cust if not in_control_group(c, share)]
+    assert len(control_multi) >= 3 and len(treated) >= 3, (control_multi, treated)
+    caps = OfferPolicy.load().caps
+
+    def most_in_window(cid: str) -> int:
+        days = sorted(datetime.fromisoformat(o["occurred_at"][:10] + "T00:00:00+00:00") for o in offers
+                      if o["customer_id"] == cid)
+        return max(sum(d - timedelta(days=caps.contact_window_days) < e <= d for e in days) for d in days)
+
+    assert max(most_in_window(c) for c in treated) <= caps.contacts_per_customer
+    assert max(most_in_window(c) for c in control_multi) > caps.contacts_per_customer, "held-out offers used up contacts"
+    held = {o["alert_id"] for o in offers if o["control_group"] and o["kind"] == "retention"}
+    assert all(a["offer_note"].endswith(": held out") for a in alerts if a["alert_id"] in held)
