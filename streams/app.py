@@ -33,7 +33,11 @@ def build_app(settings: Settings) -> faust.App:
         broker_rebalance_timeout=settings.rebalance_timeout_s,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.heartbeat_interval_s,
-        stream_wait_empty=False,
         producer_acks=-1,
         table_standby_replicas=0,
+        TableManager="streams.recovery:ChurnTableManager",  # see streams/recovery.py
+        # Tansu reports a partition's end offset as its last *batch*'s base offset + 1, so
+        # table recovery, which reads a changelog up to that end, would miss the last
+        # records written in a batch. One record per batch keeps its end offsets true.
+        producer_max_batch_size=1 if settings.embedded_broker else 16384,
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from faust.types import TP
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
@@ -25,6 +26,7 @@ from streams.app import build_app
 from streams.effects import Effects
 from streams.handler import CustomerHandler
 from streams.metrics import RuntimeMetrics
+from streams.offsets import OffsetWatch
 from streams.processor import Processor
 from streams.settings import Settings
 from streams.sweep import Sweep
@@ -88,9 +90,14 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
     effects = Effects(settings=settings, redis=redis, ledger=OfferLedger(redis, settings.redis_prefix),
                       store=ExperimentStore(redis, settings.redis_prefix), policy=policy, scorer=scorer,
                       send=send, metrics=metrics)
+    def committed(topic: str, partition: int) -> int | None:
+        # Faust keeps the committed offsets it sought to after recovery; no public accessor
+        return app.consumer._committed_offset.get(TP(topic, partition))  # noqa: SLF001
+
+    watch = OffsetWatch(committed=committed, generation=lambda: app.consumer_generation_id)
     handler = CustomerHandler(settings=settings, table=table, processor=processor_from(settings, scorer),
                               effects=effects, sweep=Sweep(settings.partitions), metrics=metrics, send=send,
-                              accepts=tops.accepts, worker_name=socket.gethostname())
+                              accepts=tops.accepts, worker_name=socket.gethostname(), watch=watch)
     rt = Runtime(settings=settings, app=app, topics=tops, table=table, redis=redis, registry=registry, scorer=scorer,
                  handler=handler, effects=effects, metrics=metrics, model_metrics=model_metrics, prometheus=prometheus)
     customer.register(rt)

@@ -17,6 +17,7 @@ from schemas.deadletter import dead_letter
 from schemas.errors import DecodeError
 from schemas.events import INPUT_TYPES
 from streams.metrics import RuntimeMetrics
+from streams.offsets import OffsetWatch
 from streams.processor import Processor, Step, to_dt
 from streams.record import CustomerRecord
 from streams.settings import Settings
@@ -28,9 +29,11 @@ Send = Callable[[str, bytes | None, bytes], Awaitable[Any]]  # (topic name, key,
 
 class CustomerHandler:
     def __init__(self, *, settings: Settings, table: Any, processor: Processor, effects: Any, sweep: Sweep,
-                 metrics: RuntimeMetrics, send: Send, accepts: dict[str, frozenset[str]], worker_name: str) -> None:
+                 metrics: RuntimeMetrics, send: Send, accepts: dict[str, frozenset[str]], worker_name: str,
+                 watch: OffsetWatch | None = None) -> None:
         self.s, self.table, self.processor, self.effects, self.sweep = settings, table, processor, effects, sweep
         self.metrics, self.send, self.accepts, self.worker_name = metrics, send, accepts, worker_name
+        self.watch = watch
         self.ticks_topic = settings.topic("ticks")
         self.dead_letter_topic = settings.topic("dead_letter")
         self.max_future = timedelta(seconds=settings.max_future_s)
@@ -39,6 +42,8 @@ class CustomerHandler:
         self.activity_topics = frozenset(t for t, types in accepts.items() if types & INPUT_TYPES)  # partition → input topic → latest event time
 
     async def handle(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
+        if self.watch is not None and (skipped := self.watch.observe(topic, partition, offset)):
+            self.metrics.offset_gaps.inc(skipped)
         t0 = time.perf_counter()
         try:
             if topic == self.ticks_topic:

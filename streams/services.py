@@ -34,10 +34,11 @@ def services(settings: Settings) -> Iterator[Settings]:
     the default and nothing answers there. Whatever was started is stopped on exit,
     also on Ctrl-C and errors.
     """
-    update: dict[str, str] = {}
+    update: dict[str, object] = {}
     with contextlib.ExitStack() as stack:
         if not settings.bootstrap_servers:
             update["bootstrap_servers"] = stack.enter_context(embedded.broker()).address
+            update["embedded_broker"] = True
         if not redis_answers(settings.redis_url):
             if settings.redis_url != DEFAULT_REDIS_URL:
                 from schemas.errors import ServiceError
