@@ -10,9 +10,14 @@ Class imbalance: the minority class is weighted by the running
 majority/minority ratio (capped at ``max_weight``). Scores then rank like
 balanced-odds scores rather than calibrated probabilities, which is what the tier
 thresholds (0.5/0.7/0.85) need when churners are rare. ``balance=False`` turns it
-off. A version is published every ``publish_every`` examples (also before
-``min_labels``: the scorer gates on ``n_seen``, and a restart loses at most
-``publish_every`` examples); the meta records ``ready = n_seen >= min_labels``.
+off. A version is published every ``publish_every`` examples (a restart loses at
+most ``publish_every`` examples).
+
+Hand-over from the rule prior: every example is also scored by the prior, and a
+version's meta says ``ready`` only when the model has seen ``min_labels`` examples,
+at least ``MIN_PER_CLASS`` of each label, and its rolling ROC AUC is at least the
+prior's on the same examples. Scorers use a model only when it is ready, so an
+immature model never replaces the transparent prior.
 """
 
 from __future__ import annotations
@@ -27,9 +32,12 @@ from river import drift
 from models.labelling import LabelledExample
 from models.metrics import ModelMetrics, roc_auc
 from models.model import DEFAULT_KIND, ChurnModel
+from models.prior import RulePrior
 from models.registry import ModelRegistry
 
 EPS = 1e-7
+MIN_PER_CLASS = 20
+READY_EVERY = 100
 
 
 class Learner:
@@ -37,11 +45,15 @@ class Learner:
 
     def __init__(self, model: ChurnModel, *, registry: ModelRegistry | None = None, publish_every: int = 200,
                  min_labels: int = 200, metrics: ModelMetrics | None = None, window: int = 1000,
-                 balance: bool = True, max_weight: float = 10.0, drifts: int = 0) -> None:
+                 balance: bool = True, max_weight: float = 10.0, drifts: int = 0,
+                 prior: RulePrior | None = None) -> None:
         self.model, self.registry, self.metrics = model, registry, metrics
+        self.prior = prior if prior is not None else RulePrior()
         self.publish_every, self.min_labels = publish_every, min_labels
         self.balance, self.max_weight = balance, max_weight
         self.window: deque[tuple[float, bool]] = deque(maxlen=window)
+        self.prior_window: deque[float] = deque(maxlen=window)  # the prior's scores of the same examples
+        self.ready = False  # for in-process use (the backtest); scorers in workers read the meta
         self.drifts, self._adwin, self._since_publish = drifts, drift.ADWIN(), 0
 
     @classmethod
@@ -67,12 +79,15 @@ class Learner:
         t0 = time.perf_counter()
         p = self.model.score(ex.x)
         self.window.append((p, ex.y))
+        self.prior_window.append(self.prior.score(ex.x))
         self._adwin.update((float(ex.y) - p) ** 2)
         if self._adwin.drift_detected:
             self.drifts += 1
             if self.metrics:
                 self.metrics.drifts.inc()
         self.model.learn(ex.x, ex.y, self.weight(ex.y))
+        if self.model.n_seen % READY_EVERY == 0:  # AUCs over the window are not free: amortised
+            self.ready = self._check_ready()
         if self.metrics:
             self.metrics.examples.labels(label="positive" if ex.y else "negative").inc()
             self.metrics.learn_seconds.observe(time.perf_counter() - t0)
@@ -97,14 +112,28 @@ class Learner:
             self.metrics.published.inc()
         return self.model.version
 
+    def ready_given(self, model_auc: float, prior_auc: float) -> bool:
+        """Enough labels of both kinds, and ranking at least as well as the prior."""
+        m = self.model
+        enough = m.n_seen >= self.min_labels and min(m.n_pos, m.n_neg) >= MIN_PER_CLASS
+        return bool(enough and math.isfinite(model_auc) and (not math.isfinite(prior_auc) or model_auc >= prior_auc))
+
+    def _check_ready(self) -> bool:
+        if not self.window:
+            return False
+        ys = [y for _, y in self.window]
+        return self.ready_given(roc_auc([p for p, _ in self.window], ys), roc_auc(list(self.prior_window), ys))
+
     def health(self) -> dict[str, Any]:
         """Rolling progressive-validation metrics; also pushed to the Prometheus gauges."""
         m, w = self.model, self.window
         h: dict[str, Any] = {"kind": m.kind, "n_seen": m.n_seen, "positives": m.n_pos, "negatives": m.n_neg,
-                             "ready": m.n_seen >= self.min_labels, "drifts": self.drifts, "window": len(w)}
+                             "ready": False, "drifts": self.drifts, "window": len(w)}
         if w:
             ps, ys = [p for p, _ in w], [y for _, y in w]
             h["roc_auc"] = roc_auc(ps, ys)
+            h["prior_roc_auc"] = roc_auc(list(self.prior_window), ys)
+            h["ready"] = self.ready_given(h["roc_auc"], h["prior_roc_auc"])
             h["log_loss"] = -sum(math.log(max(EPS, p if y else 1 - p)) for p, y in w) / len(w)
             h["brier"] = sum((float(y) - p) ** 2 for p, y in w) / len(w)
             h["positive_rate"] = sum(ys) / len(w)

@@ -1,4 +1,8 @@
-"""Scores on every event: the rule prior until a model has learned enough, then the model.
+"""Scores on every event: the rule prior until a model is ready, then the model.
+
+A model is used once it has seen ``min_labels`` examples and the learner declared it
+ready (enough of both labels, ranking at least as well as the prior on the same
+resolved examples; see ``models.learner``).
 
 A stream worker calls :meth:`Scorer.refresh` every ``model_poll_s``; it costs one
 Redis GET while the newest version is unchanged. The backtest uses
@@ -12,7 +16,7 @@ Redis GET while the newest version is unchanged. The backtest uses
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Callable, Mapping
 
 from models.metrics import ModelMetrics
 from models.model import ChurnModel
@@ -30,12 +34,15 @@ class Scorer:
         self.min_labels, self.metrics = min_labels, metrics
         self.model: ChurnModel | None = None
         self.loaded: str | None = None
+        self.ready: Callable[[], bool] = lambda: False
         if metrics:
             metrics.using_prior.set(1)
 
     @classmethod
-    def from_model(cls, model: ChurnModel, prior: RulePrior | None = None, *, min_labels: int = 200) -> "Scorer":
-        """In-process scorer sharing ``model`` with a learner (the backtest).
+    def from_model(cls, model: ChurnModel, prior: RulePrior | None = None, *, min_labels: int = 200,
+                   ready: Callable[[], bool] | None = None) -> "Scorer":
+        """In-process scorer sharing ``model`` with a learner (the backtest); ``ready``
+        is the learner's verdict (default: always).
 
         >>> s = Scorer.from_model(ChurnModel(), min_labels=0)
         >>> s.score({})
@@ -43,18 +50,17 @@ class Scorer:
         """
         s = cls(prior, min_labels=min_labels)
         s.model = model
+        s.ready = ready if ready is not None else (lambda: True)
         return s
 
     def _active(self) -> ChurnModel | RulePrior:
         m = self.model
-        return m if m is not None and m.n_seen >= self.min_labels else self.prior
+        return m if m is not None and m.n_seen >= self.min_labels and self.ready() else self.prior
 
     def score(self, x: Mapping[str, float]) -> tuple[float, str]:
         """``(score, model_version)`` for one feature vector."""
-        m = self.model
-        if m is not None and m.n_seen >= self.min_labels:
-            return m.score(x), m.version
-        return self.prior.score(x), self.prior.version
+        active = self._active()
+        return active.score(x), active.version
 
     def explain(self, x: Mapping[str, float], top: int = 3) -> list[Reason]:
         """Top reasons from whichever scorer produced :meth:`score`."""
@@ -67,8 +73,9 @@ class Scorer:
             return False
         model = ChurnModel.from_bytes(await registry.load(v))
         model.version = v
-        self.model, self.loaded = model, v
+        ready = bool((await registry.meta(v)).get("ready", False))
+        self.model, self.loaded, self.ready = model, v, (lambda: ready)
         if self.metrics:
             self.metrics.model_loads.inc()
-            self.metrics.using_prior.set(0 if model.n_seen >= self.min_labels else 1)
+            self.metrics.using_prior.set(0 if self._active() is model else 1)
         return True

@@ -41,7 +41,7 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
         settings = settings.model_copy(update={"horizon_days": horizon_days})
     model = model if model is not None else ChurnModel()
     learner = Learner(model, registry=None, min_labels=settings.min_labels)
-    scorer = Scorer.from_model(model, RulePrior(), min_labels=settings.min_labels)
+    scorer = Scorer.from_model(model, RulePrior(), min_labels=settings.min_labels, ready=lambda: learner.ready)
     proc = processor_from(settings, scorer)
     records: dict[str, CustomerRecord] = {}
     due = DueIndex()

@@ -33,4 +33,5 @@ def register(rt: "Runtime") -> None:
     @guarded
     async def refresh() -> None:
         if await rt.scorer.refresh(rt.registry):
-            log.warning("scorer now uses model %s", rt.scorer.loaded)
+            using = rt.scorer.loaded if rt.scorer.model is rt.scorer._active() else f"the rule prior ({rt.scorer.loaded} not ready)"
+            log.warning("scorer now uses %s", using)

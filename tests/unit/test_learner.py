@@ -52,7 +52,8 @@ def test_health_reports_progressive_metrics_and_prometheus_gauges():
         learner.update(ex)
     h = learner.health()
     assert h["roc_auc"] > 0.85 and 0 < h["brier"] < 0.25 and h["log_loss"] > 0
-    assert h["n_seen"] == 1500 and h["positives"] + h["negatives"] == 1500 and h["ready"] is True
+    assert h["n_seen"] == 1500 and h["positives"] + h["negatives"] == 1500
+    assert h["ready"] == (h["roc_auc"] >= h["prior_roc_auc"])
     assert h["window"] == 500 and sum(b["n"] for b in h["calibration"]) == 500
     assert reg.get_sample_value("churn_model_rolling_roc_auc_ratio") == h["roc_auc"]
     assert reg.get_sample_value("churn_model_examples_total", {"label": "positive"}) == h["positives"]
@@ -106,3 +107,31 @@ def test_resume_without_any_version_starts_fresh(prefix):
         finally:
             await client.aclose()
     asyncio.run(main())
+
+
+def hidden_signal(n, seed=0):
+    """Churn shows in a feature the rule prior does not read: only a model can rank it."""
+    rnd = random.Random(seed)
+    for i in range(n):
+        y = rnd.random() < 0.4
+        x = {"features_used_28d": rnd.gauss(1.0 if y else 4.0, 0.8), "order_overdue_ratio": 1.0}
+        yield LabelledExample(x=x, y=y, taken_at=float(i), resolved_at=float(i + 1), model_version="rules-1")
+
+
+def test_hand_over_only_when_the_model_ranks_at_least_as_well_as_the_prior():
+    learner = Learner(ChurnModel(), min_labels=100, window=500)
+    for ex in hidden_signal(60):
+        learner.update(ex)
+    assert not learner.health()["ready"], "too few labels"
+    for ex in hidden_signal(1000, seed=1):
+        learner.update(ex)
+    h = learner.health()
+    assert h["roc_auc"] > 0.8 and h["prior_roc_auc"] == 0.5 and h["ready"] and learner.ready
+    # the rule itself, given enough labels of both kinds
+    assert learner.ready_given(0.80, 0.70) and learner.ready_given(0.70, 0.70)
+    assert not learner.ready_given(0.69, 0.70)
+    one_sided = Learner(ChurnModel(), min_labels=10)
+    for ex in hidden_signal(300, seed=2):
+        if not ex.y:
+            one_sided.update(ex)
+    assert not one_sided.ready_given(0.9, 0.5), "no churners seen yet: no hand-over"

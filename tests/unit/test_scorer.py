@@ -63,10 +63,13 @@ def test_refresh_loads_only_new_versions(prefix):
             assert await scorer.refresh(reg) is False
 
             m2 = model_with(40)
-            v2 = await reg.publish(m2.to_bytes(), {})
+            v2 = await reg.publish(m2.to_bytes(), {"ready": False})
             assert await scorer.refresh(reg) is True
-            assert scorer.score(X) == (m2.score(X), v2)
-            assert metrics.using_prior._value.get() == 0 and metrics.model_loads._value.get() == 2
+            assert scorer.score(X)[1] == "rules-1"  # enough labels, but the learner has not declared it ready
+            v3 = await reg.publish(m2.to_bytes(), {"ready": True})
+            assert await scorer.refresh(reg) is True
+            assert scorer.score(X) == (m2.score(X), v3)
+            assert metrics.using_prior._value.get() == 0 and metrics.model_loads._value.get() == 3
         finally:
             await client.aclose()
     asyncio.run(main())
