@@ -178,7 +178,8 @@ class Processor:
         record.alert, step.decision = decide(
             record.alert, customer_id=customer_id, score=score, now=now, tiers=self.tiers,
             cooldown_days=self.cooldown_days, reasons=LazyReasons(lambda: self.scorer.explain(x, 3)))
-        if not record.state.churned:
+        if not record.state.churned and record.churn_noted_at is None:  # a lost customer yields no more snapshots:
+            # else every interval would make one, checkpoints would never end and each would resolve positive
             snap = labelling.on_score(record.pending, record.last_snapshot_at, t, x, version, self.snapshot_interval_days)
             if snap is not record.pending:
                 record.pending, record.last_snapshot_at = snap, t

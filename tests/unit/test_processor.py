@@ -1,0 +1,34 @@
+"""The per-customer step: silence checkpoints end for a customer who is gone."""
+
+from datetime import datetime, timedelta, timezone
+
+from models.prior import RulePrior
+from models.scorer import Scorer
+from schemas.events import OrderEvent
+from streams.bootstrap import processor_from
+from streams.processor import to_dt
+from streams.record import CustomerRecord
+from streams.settings import Settings
+
+T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def order(i: int, t: datetime) -> OrderEvent:
+    return OrderEvent(event_id=f"o{i}", customer_id="c1", occurred_at=t, event_type="order", order_id=f"o{i}",
+                      status="placed", amount=30.0, currency="EUR", items=1, channel="web")
+
+
+def test_a_silent_customer_is_checked_a_bounded_number_of_times_then_left_alone():
+    proc = processor_from(Settings(), Scorer(RulePrior(), min_labels=10**9))
+    rec = CustomerRecord()
+    for i in range(5):
+        rec = proc.on_event(rec, order(i, T0 + timedelta(days=7 * i)), T0 + timedelta(days=7 * i)).record
+    ticks, labels, churned = 0, [], 0
+    while rec.next_check is not None:
+        assert ticks < 50, "checkpoints never end"
+        step = proc.on_tick("c1", rec, to_dt(rec.next_check))
+        rec, ticks = step.record, ticks + 1
+        labels += step.labels
+        churned += step.churned
+    assert churned == 1, "churn by silence is acted on once (one win-back)"
+    assert [ex.y for ex in labels] == [True], "one positive label for the snapshot pending when they went silent"
