@@ -36,8 +36,4 @@ def build_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         table_standby_replicas=0,
         TableManager="streams.recovery:ChurnTableManager",  # see streams/recovery.py
-        # Tansu reports a partition's end offset as its last *batch*'s base offset + 1, so
-        # table recovery, which reads a changelog up to that end, would miss the last
-        # records written in a batch. One record per batch keeps its end offsets true.
-        producer_max_batch_size=1 if settings.embedded_broker else 16384,
     )

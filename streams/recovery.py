@@ -12,11 +12,31 @@ seek may then be read twice, which applying absorbs (duplicates by ``event_id``)
 
 from __future__ import annotations
 
+from collections import Counter
+
+from aiokafka import AIOKafkaConsumer
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
+from faust.types import TP
 
 
 class ClearFirstRecovery(Recovery):
+    async def _build_highwaters(self, consumer, tps: set[TP], destination: Counter, title: str) -> None:  # noqa: ANN001
+        """Faust's highwaters, raised to the last offset actually present.
+
+        Recovery reads each changelog partition up to its highwater. The embedded Tansu
+        broker reports a partition's end as its last *batch*'s base offset + 1, which
+        would leave that batch's later records (the customers' latest states) unread. A
+        probe reads from the reported end on; on Kafka it finds nothing beyond it.
+        """
+        await super()._build_highwaters(consumer, tps, destination, title)
+        true_last = await last_offsets(self.app.conf.broker, {tp: destination[tp] for tp in tps})
+        for tp, last in true_last.items():
+            if last > destination[tp]:
+                self.log.warning("highwater of %s raised from %s to %s (broker under-reported its end)",
+                                 tp, destination[tp], last)
+                destination[tp] = last
+
     async def on_recovery_completed(self, generation_id: int = 0) -> None:
         flow = self.app.flow_control
         flow.clear()  # drop what is queued now, before the seek
@@ -29,6 +49,28 @@ class ClearFirstRecovery(Recovery):
 
 def _keep() -> None:
     return None
+
+
+async def last_offsets(brokers: list, reported: dict[TP, int]) -> dict[TP, int]:
+    """The last offset present in each partition, reading on from ``reported``."""
+    if not reported:
+        return {}
+    probe = AIOKafkaConsumer(bootstrap_servers=[f"{u.host}:{u.port}" for u in brokers], enable_auto_commit=False)
+    await probe.start()
+    try:
+        probe.assign([TP(tp.topic, tp.partition) for tp in reported])
+        last = dict(reported)
+        for tp, off in reported.items():
+            probe.seek(TP(tp.topic, tp.partition), max(off, 0))
+        while True:
+            batch = await probe.getmany(timeout_ms=300)
+            if not batch:
+                return last
+            for tp, records in batch.items():
+                key = TP(tp.topic, tp.partition)
+                last[key] = max(last[key], records[-1].offset)
+    finally:
+        await probe.stop()
 
 
 class ChurnTableManager(TableManager):

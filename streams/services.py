@@ -34,11 +34,10 @@ def services(settings: Settings) -> Iterator[Settings]:
     the default and nothing answers there. Whatever was started is stopped on exit,
     also on Ctrl-C and errors.
     """
-    update: dict[str, object] = {}
+    update: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
         if not settings.bootstrap_servers:
             update["bootstrap_servers"] = stack.enter_context(embedded.broker()).address
-            update["embedded_broker"] = True
         if not redis_answers(settings.redis_url):
             if settings.redis_url != DEFAULT_REDIS_URL:
                 from schemas.errors import ServiceError

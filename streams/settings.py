@@ -23,7 +23,6 @@ class Settings(BaseSettings):
 
     # --- services
     bootstrap_servers: str | None = Field(default=None, description="Kafka bootstrap, host:port[,host:port]; unset starts the embedded broker.")
-    embedded_broker: bool = Field(default=False, description="Set by the project when the broker is the embedded Tansu; turns on its workarounds.")
     redis_url: str = Field(default=DEFAULT_REDIS_URL, description="Redis URL; the default starts an embedded redis-server when nothing answers.")
     redis_password: SecretStr | None = Field(default=None, description="Redis password, if not in the URL.")
     redis_prefix: str = Field(default="churn", description="Prefix of every Redis key we write.")
