@@ -33,6 +33,7 @@ def build_app(settings: Settings) -> faust.App:
         broker_rebalance_timeout=settings.rebalance_timeout_s,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.heartbeat_interval_s,
+        stream_wait_empty=False,  # a rebalance need not wait for in-flight events: un-acked ones are read again
         producer_acks=-1,
         table_standby_replicas=0,
         TableManager="streams.recovery:ChurnTableManager",  # see streams/recovery.py

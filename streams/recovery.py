@@ -1,13 +1,16 @@
-"""Faust's recovery, with the stream queues cleared before the seek instead of after it.
+"""Faust's recovery, with the consumer's flow stopped while the stream partitions are sought.
 
 faust-streaming 0.15.x ends a recovery with: resume stream partitions, seek them to the
-committed offsets, then ``flow_control.resume()``, which clears every stream queue.
-Records the fetcher delivers from the committed offset before that clear are dropped
-while Faust's read offset has already passed them, so a restarted worker silently
-skipped the first messages after its committed offset (faust-streaming #596, #606;
-seen here on most restarts, measured by ``streams.offsets.OffsetWatch``). Here the
-queues are cleared first and the final resume keeps them. A record fetched before the
-seek may then be read twice, which applying absorbs (duplicates by ``event_id``).
+committed offsets, then ``flow_control.resume()``, which clears every stream queue, while
+the fetcher that read the changelogs keeps running. Records it delivers from the committed
+offset before that clear are dropped while Faust's read offset has already passed them,
+and a batch fetched before the seek, delivered after it, makes Faust record an offset
+"gap" that it then commits as if processed. A restarted worker silently skipped the
+first messages after its committed offset (faust-streaming #596, #606; seen here on most
+restarts, measured by ``streams.offsets.OffsetWatch``). Clearing the queues before the
+seek and keeping what arrived after (an earlier fix here) still let that late batch make a
+gap, whose offsets, counted once as gap and once as acked, then let commits advance by one
+offset per commit interval. Here the consumer's flow is stopped for the whole sequence.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from faust.tables.recovery import Recovery
 from faust.types import TP
 
 
-class ClearFirstRecovery(Recovery):
+class SeekSafeRecovery(Recovery):
     async def _build_highwaters(self, consumer, tps: set[TP], destination: Counter, title: str) -> None:  # noqa: ANN001
         """Faust's highwaters, raised to the last offset actually present.
 
@@ -38,17 +41,13 @@ class ClearFirstRecovery(Recovery):
                 destination[tp] = last
 
     async def on_recovery_completed(self, generation_id: int = 0) -> None:
-        flow = self.app.flow_control
-        flow.clear()  # drop what is queued now, before the seek
-        flow.clear = _keep  # the resume inside must keep what is fetched after the seek
-        try:
-            await super().on_recovery_completed(generation_id)
-        finally:
-            del flow.clear  # back to the class's method
-
-
-def _keep() -> None:
-    return None
+        # Faust resumes the stream partitions, seeks them, clears the stream queues and
+        # only then resumes the consumer's flow, while its fetcher runs throughout. With the
+        # flow stopped first, a fetch that includes the stream partitions can only begin
+        # after the seek and the clear: nothing is delivered early to be dropped, and no
+        # batch fetched before the seek arrives after it.
+        self.app.consumer.stop_flow()
+        await super().on_recovery_completed(generation_id)
 
 
 async def last_offsets(brokers: list, reported: dict[TP, int]) -> dict[TP, int]:
@@ -74,10 +73,10 @@ async def last_offsets(brokers: list, reported: dict[TP, int]) -> dict[TP, int]:
 
 
 class ChurnTableManager(TableManager):
-    """The table manager Faust builds, with :class:`ClearFirstRecovery`."""
+    """The table manager Faust builds, with :class:`SeekSafeRecovery`."""
 
     @property
     def recovery(self) -> Recovery:
         if self._recovery is None:
-            self._recovery = ClearFirstRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
+            self._recovery = SeekSafeRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
         return self._recovery

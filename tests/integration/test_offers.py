@@ -130,19 +130,29 @@ class Feed:
             self.sent[TopicPartition(self.s.topic(TOPIC_OF_TYPE[e.event_type]),
                                      partition_of(e.customer_id.encode(), self.s.partitions))] += 1
 
-    async def _lag(self) -> int:
+    async def _lags(self) -> dict[TopicPartition, int]:
         cons = AIOKafkaConsumer(bootstrap_servers=self.s.bootstrap_servers, group_id=self.s.app_id,
                                 enable_auto_commit=False)  # never subscribes: only reads the group's offsets
         await cons.start()
         try:
-            return sum([n - ((await cons.committed(tp)) or 0) for tp, n in self.sent.items()])
+            return {tp: n - ((await cons.committed(tp)) or 0) for tp, n in self.sent.items()}
         finally:
             await cons.stop()
 
     def drained(self, workers, deadline_s: float = 90.0) -> None:  # noqa: ANN001
         """Wait until the group committed every published message. Faust flushes its producer
         before it commits, so then every alert and offer those messages made is on the broker."""
-        wait_for(lambda: asyncio.run(self._lag()) <= 0, "input topics fully committed", workers, deadline_s, every=0.5)
+        lags: dict = {}
+
+        def done() -> bool:
+            lags.update(asyncio.run(self._lags()))
+            return sum(lags.values()) <= 0
+
+        try:
+            wait_for(done, "input topics fully committed", workers, deadline_s, every=0.5)
+        except AssertionError as exc:
+            behind = {f"{tp.topic}[{tp.partition}]": n for tp, n in lags.items() if n > 0}
+            raise AssertionError(f"uncommitted messages per partition: {behind}\n{exc}") from None
 
     def outputs(self) -> tuple[list[dict], list[dict]]:
         """Everything on churn-alerts and retention-offers so far (call after :meth:`drained`):
