@@ -9,9 +9,11 @@ a due index would cost).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
 
 from models.silence import DueIndex
@@ -19,28 +21,40 @@ from streams.record import CustomerRecord
 from streams.settings import Settings
 
 
-def state_sizes(customers: int, days: int) -> list[int]:
-    from streams.bootstrap import processor_from
-    from models.prior import RulePrior
-    from models.scorer import Scorer
-    from streams.simulator import Simulator
+def _chunk_sizes(args: tuple[int, int, int]) -> list[int]:
+    """Encoded record sizes of ``n`` simulated customers after ``days`` days (one process)."""
     from datetime import datetime, timezone
 
+    from models.prior import RulePrior
+    from models.scorer import Scorer
+    from streams.bootstrap import processor_from
+    from streams.simulator import Simulator
+
+    seed, n, days = args
     start = datetime(2024, 1, 1, tzinfo=timezone.utc)
     proc = processor_from(Settings(), Scorer(RulePrior(), min_labels=10**9))
     records: dict[str, CustomerRecord] = {}
-    chunk = 10_000
-    for base in range(0, customers, chunk):
-        sim = Simulator(min(chunk, customers - base), seed=base + 1, start=start)
-        for ev in sim.events_between(start, start + timedelta(days=days)):
-            cid = f"{base}-{ev.customer_id}"
-            rec = records.get(cid) or CustomerRecord()
-            step = proc.on_event(rec, ev, ev.occurred_at)
-            if step.record is not None:
-                records[cid] = step.record
-        print(f"\r  simulated {min(base + chunk, customers)}/{customers} customers", end="", flush=True)
-    print()
+    sim = Simulator(n, seed=seed, start=start)
+    for ev in sim.events_between(start, start + timedelta(days=days)):
+        rec = records.get(ev.customer_id) or CustomerRecord()
+        step = proc.on_event(rec, ev, ev.occurred_at)
+        if step.record is not None:
+            records[ev.customer_id] = step.record
     return [len(r.encode()) for r in records.values()]
+
+
+def state_sizes(customers: int, days: int, workers: int) -> list[int]:
+    """Simulated in chunks of 2,000 customers (each its own seed) across ``workers`` processes."""
+    chunk = 2_000
+    jobs = [(base + 1, min(chunk, customers - base), days) for base in range(0, customers, chunk)]
+    sizes: list[int] = []
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(workers) as pool:
+        for part in pool.map(_chunk_sizes, jobs):
+            sizes += part
+            print(f"\r  simulated {len(sizes)}/{customers} customers ({time.perf_counter() - t0:.0f} s)", end="", flush=True)
+    print()
+    return sizes
 
 
 def sweep_times(n: int, due: int, repeats: int = 5) -> tuple[list[float], list[float]]:
@@ -70,11 +84,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--customers", type=int, default=100_000)
     p.add_argument("--days", type=int, default=365)
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for the state simulation")
     p.add_argument("--sweep-customers", type=int, default=1_000_000)
     p.add_argument("--due", type=int, default=10_000)
     a = p.parse_args()
     print(f"state size: {a.customers} simulated customers, {a.days} days of history")
-    sizes = sorted(state_sizes(a.customers, a.days))
+    sizes = sorted(state_sizes(a.customers, a.days, a.workers))
     print(f"  bytes per customer record: mean {statistics.mean(sizes):.0f}, median {sizes[len(sizes) // 2]}, "
           f"p99 {sizes[int(len(sizes) * 0.99)]}, max {sizes[-1]}  (target ≤ 2048)")
     print(f"sweep: {a.sweep_customers} customers scheduled, {a.due} due")
