@@ -40,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--horizon-days", type=float, default=None)
     b.add_argument("--out", type=Path, required=True)
 
-    sub.add_parser("report", help="offer effect: treated vs control, uplift with confidence interval")
+    rp = sub.add_parser("report", help="offer effect: treated vs control, uplift with confidence interval")
+    rp.add_argument("--demo", action="store_true", help="the last `churn-alert demo` run's offers (its own Redis keys)")
 
     sc = sub.add_parser("schemas", help="JSON Schema files of every topic")
     sc.add_argument("action", choices=["export"])
@@ -88,6 +89,10 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
     if args.command == "report":
         from streams.commands import report
 
+        if args.demo:
+            from streams.demo import demo_redis_prefix
+
+            settings = settings.model_copy(update={"redis_prefix": demo_redis_prefix(settings)})
         return asyncio.run(report(settings))
     if args.command == "schemas":
         from schemas.export import export

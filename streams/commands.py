@@ -79,7 +79,11 @@ async def report(settings: Settings) -> int:
 
     r = aioredis.Redis.from_url(settings.redis_url)
     try:
-        print(format_report(await build(ExperimentStore(r, settings.redis_prefix))))
+        rep = await build(ExperimentStore(r, settings.redis_prefix))
+        print(format_report(rep))
+        if not rep.rows:
+            print(f"no offers recorded under Redis prefix {settings.redis_prefix!r} at {settings.redis_url}; "
+                  "after `churn-alert demo`, run `churn-alert report --demo`")
     finally:
         await r.aclose()
     return 0

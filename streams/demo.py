@@ -41,8 +41,13 @@ def format_alert(a: dict) -> str:
     return "\n".join(lines)
 
 
+def demo_redis_prefix(settings: Settings) -> str:
+    """The demo keeps its Redis keys apart from a real deployment's (and wipes them on start)."""
+    return f"{settings.redis_prefix}-demo"
+
+
 def run_demo(settings: Settings, *, duration: float | None, customers: int, days_per_second: float, seed: int) -> int:
-    settings = settings.model_copy(update={"clock": "event", "redis_prefix": f"{settings.redis_prefix}-demo",
+    settings = settings.model_copy(update={"clock": "event", "redis_prefix": demo_redis_prefix(settings),
                                            "min_labels": min(settings.min_labels, 100), "publish_every": 50})
     with services(settings) as s:
         asyncio.run(_prepare(s))

@@ -145,3 +145,19 @@ def test_unreadable_or_broken_yaml(tmp_path):
         OfferPolicy.load(tmp_path / "missing.yaml")
     with pytest.raises(ConfigError, match="YAML"):
         OfferPolicy.load(_write(tmp_path, "retention: [unclosed"))
+
+
+def test_readme_policy_example_loads_and_means_what_the_readme_says(tmp_path):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Offer policy", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "policy.yaml"
+    path.write_text(example)
+    policy = OfferPolicy.load(path)
+    assert policy.rule("retention", "service", "high").offer_type == "account_manager_call"
+    assert policy.rule("retention", "service", "mid").offer_type == "apology_service_credit"
+    assert policy.rule("retention", "price_value", "low").offer_type == "reengagement_nudge"  # the "*" fallback
+    assert policy.rule("win_back", "service", "high").offer_type == "win_back_email"
+    assert (policy.caps.contacts_per_customer, policy.caps.contact_window_days) == (2, 30)
