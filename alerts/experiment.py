@@ -1,20 +1,23 @@
 """Did the offer work? Per-customer outcome tracking and the shared counters.
 
-A customer who got an offer (treated) or was held out (control) is tracked until
-the horizon: active again within it → retained; the horizon passes in silence or the
-account closes → churned. Counters per offer type × segment × arm live in one Redis
-hash ``P:exp:counts`` (fields ``type|segment|arm|metric``); ``P:exp:offers`` maps
-offer_id → ``type|segment|arm|value`` because outcomes carry only the offer_id; both
-hold no customer id. Every write is idempotent per offer_id (and outcome step).
+A customer who got an offer (treated) or was held out (control) is tracked until we
+know whether they were still a customer when the horizon ended: activity after the
+horizon → retained; a horizon-long silence after the offer (or after their last
+activity since it), or a closed account → churned. So a customer who keeps buying for
+a week after the offer and then lapses counts as churned, as they should. Counters per
+offer type × segment × arm live in one Redis hash ``P:exp:counts`` (fields
+``type|segment|arm|metric``); ``P:exp:offers`` maps offer_id → ``type|segment|arm|value``
+because outcomes carry only the offer_id; both hold no customer id. Every write is
+idempotent per offer_id (and outcome step).
 
 >>> from datetime import datetime, timedelta, timezone
->>> t0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
+>>> t0, h = datetime(2024, 5, 1, tzinfo=timezone.utc), timedelta(days=30)
 >>> tr = OfferTracking("off-1", "free_returns", "mid", "treated", t0.timestamp())
->>> on_silence(tr, t0 + timedelta(days=10), timedelta(days=30))[1] is None
+>>> on_activity(tr, t0 + timedelta(days=10), h, last_seen=t0)[1] is None  # still inside the horizon
 True
->>> on_activity(tr, t0 + timedelta(days=10), timedelta(days=30))[1].outcome
+>>> on_activity(tr, t0 + timedelta(days=31), h, last_seen=t0 + timedelta(days=10))[1].outcome
 'retained'
->>> on_silence(tr, t0 + timedelta(days=30), timedelta(days=30))[1].outcome
+>>> on_silence(tr, t0 + timedelta(days=40), h, last_seen=t0 + timedelta(days=10))[1].outcome
 'churned'
 """
 
@@ -77,19 +80,30 @@ def _resolve(t: OfferTracking, outcome: Literal["retained", "churned"]) -> tuple
     return None, Resolution(t.offer_id, t.offer_type, t.segment, t.arm, outcome)
 
 
-def on_activity(tracking: OfferTracking | None, now: datetime, horizon: timedelta
+def on_activity(tracking: OfferTracking | None, now: datetime, horizon: timedelta, *, last_seen: datetime | None
                 ) -> tuple[OfferTracking | None, Resolution | None]:
-    """Activity at ``now``: retained if within the horizon after the offer, churned if later."""
+    """Activity at ``now`` (``last_seen``: the customer's activity before this event).
+
+    Retained once active after the horizon; churned if this ends a horizon-long silence
+    that began after the offer (the silence checkpoint normally resolves that first).
+    """
     if tracking is None or now.timestamp() <= tracking.offered_at:
         return tracking, None
-    late = now.timestamp() > tracking.offered_at + horizon.total_seconds()
-    return _resolve(tracking, "churned" if late else "retained")
+    if now.timestamp() - max(tracking.offered_at, last_seen.timestamp() if last_seen else 0.0) >= horizon.total_seconds():
+        return _resolve(tracking, "churned")
+    if now.timestamp() > tracking.offered_at + horizon.total_seconds():
+        return _resolve(tracking, "retained")
+    return tracking, None
 
 
-def on_silence(tracking: OfferTracking | None, now: datetime, horizon: timedelta
+def on_silence(tracking: OfferTracking | None, now: datetime, horizon: timedelta, *, last_seen: datetime | None
                ) -> tuple[OfferTracking | None, Resolution | None]:
-    """Silence checkpoint at ``now``: churned once the horizon has passed."""
-    if tracking is None or now.timestamp() < tracking.offered_at + horizon.total_seconds():
+    """Silence checkpoint at ``now``: churned once a horizon has passed since the later of
+    the offer and the customer's last activity."""
+    if tracking is None:
+        return None, None
+    since = max(tracking.offered_at, last_seen.timestamp() if last_seen else 0.0)
+    if now.timestamp() < since + horizon.total_seconds():
         return tracking, None
     return _resolve(tracking, "churned")
 

@@ -112,6 +112,7 @@ class Processor:
             return Step("outcome", record)
         if record.state is not None and record.state.seen(event.event_id):
             return Step("duplicate", record)
+        seen_before = record.state.last_activity_at if record.state is not None else None
         record.state = apply_event(record.state, event)
         if isinstance(event, ProfileUpdate):
             return Step("stored", record)
@@ -137,7 +138,7 @@ class Processor:
                 if ex is not None:
                     step.labels.append(ex)
             if record.tracking is not None:
-                record.tracking, res = experiment.on_activity(record.tracking, now, self.horizon)
+                record.tracking, res = experiment.on_activity(record.tracking, now, self.horizon, last_seen=seen_before)
                 if res is not None:
                     step.resolutions.append(res)
         self._score(event.customer_id, record, step, now, trigger="event")
@@ -154,7 +155,8 @@ class Processor:
             if ex is not None:
                 step.labels.append(ex)
         if record.tracking is not None:
-            record.tracking, res = experiment.on_silence(record.tracking, now, self.horizon)
+            record.tracking, res = experiment.on_silence(record.tracking, now, self.horizon,
+                                                         last_seen=record.state.last_activity_at)
             if res is not None:
                 step.resolutions.append(res)
         last = record.state.last_activity_at
@@ -193,7 +195,7 @@ class Processor:
             candidates.append(nxt.timestamp())
         if record.pending is not None:
             candidates.append(labelling.horizon_due(record.pending, self.horizon_days))
-        if record.tracking is not None:
+        if record.tracking is not None:  # the horizon's end; a silence after the offer is covered by last + horizon below
             candidates.append(record.tracking.offered_at + self.horizon_days * DAY_S)
         last = record.state.last_activity_at
         if last is not None and record.churn_noted_at is None and not record.state.churned:

@@ -26,17 +26,23 @@ def plan(cid, *, control=False, offer_type="free_returns", segment="mid", value=
 
 
 # ---------------------------------------------------------------- pure tracking
-def test_tracking_resolves_on_activity_within_horizon_or_silence_after():
+def test_tracking_resolves_by_whether_the_customer_is_still_there_after_the_horizon():
     tr = on_offer(plan("c1", control=True))
     assert tr.arm == "control" and OfferTracking.from_json(tr.to_json()) == tr
-    assert on_activity(tr, T0, H) == (tr, None)  # the triggering moment itself is not a comeback
-    assert on_activity(tr, T0 + H, H)[1].outcome == "retained"
-    assert on_activity(tr, T0 + H + timedelta(seconds=1), H)[1].outcome == "churned"
-    assert on_silence(tr, T0 + H - timedelta(seconds=1), H) == (tr, None)
-    left, res = on_silence(tr, T0 + H, H)
+    day = timedelta(days=1)
+    assert on_activity(tr, T0, H, last_seen=T0 - day) == (tr, None)  # the triggering moment itself is not a comeback
+    assert on_activity(tr, T0 + H, H, last_seen=T0 + 20 * day) == (tr, None)  # active inside the horizon: not known yet
+    assert on_activity(tr, T0 + H + day, H, last_seen=T0 + 20 * day)[1].outcome == "retained"
+    # active for a week after the offer, then a horizon-long silence: churned, even if they come back later
+    assert on_silence(tr, T0 + 7 * day + H - timedelta(seconds=1), H, last_seen=T0 + 7 * day) == (tr, None)
+    assert on_silence(tr, T0 + 7 * day + H, H, last_seen=T0 + 7 * day)[1].outcome == "churned"
+    assert on_activity(tr, T0 + 7 * day + H + day, H, last_seen=T0 + 7 * day)[1].outcome == "churned"
+    # silent since before the offer: the horizon after the offer decides
+    assert on_silence(tr, T0 + H - timedelta(seconds=1), H, last_seen=T0 - 5 * day) == (tr, None)
+    left, res = on_silence(tr, T0 + H, H, last_seen=T0 - 5 * day)
     assert left is None and res == Resolution("off-c1", "free_returns", "mid", "control", "churned")
     assert on_churn(tr)[1].outcome == "churned" and on_churn(None) == (None, None)
-    assert on_activity(None, T0, H) == (None, None) and on_silence(None, T0, H) == (None, None)
+    assert on_activity(None, T0, H, last_seen=None) == (None, None) and on_silence(None, T0, H, last_seen=None) == (None, None)
 
 
 # ---------------------------------------------------------------- store on real Redis
