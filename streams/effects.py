@@ -85,6 +85,11 @@ class Effects:
         if isinstance(plan, Skip):
             self.metrics.offers_skipped.labels(reason=plan.reason.split(":")[0][:40]).inc()
             return plan.reason
+        if plan.kind == "retention" and not rec.in_experiment:
+            # A customer enters the experiment once, at their first planned retention offer, in the arm
+            # their id hashes to; a treated offer a cap then skips stays treated (intention to treat),
+            # since held-out offers are never capped and skipping only treated ones would bias the arms.
+            rec.tracking, rec.in_experiment = experiment.on_offer(plan), True
         got = await self.ledger.reserve(plan, customer_id=plan.customer_id, day=to_dt(plan.occurred_at).date(),
                                         caps=self.policy.caps)
         if isinstance(got, Skip):
@@ -92,8 +97,6 @@ class Effects:
             return got.reason
         offer = build_offer(plan, created_at=datetime.now(timezone.utc))
         await self.store.record_offer(plan)
-        if plan.kind == "retention":
-            rec.tracking = experiment.on_offer(plan)
         await self.send(self.s.topic("offers"), plan.customer_id.encode(), encode(offer))
         self.metrics.offers.labels(kind=plan.kind, status=plan.status).inc()
         return f"offer {plan.offer_type} via {plan.channel}: {plan.status.replace('_', ' ')}"

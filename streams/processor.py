@@ -177,9 +177,10 @@ class Processor:
         x = compute_features(record.state, now)
         score, version = self.scorer.score(x)
         step.features, step.score, step.version, step.trigger, step.at = x, score, version, trigger, t
-        record.alert, step.decision = decide(
-            record.alert, customer_id=customer_id, score=score, now=now, tiers=self.tiers,
-            cooldown_days=self.cooldown_days, reasons=LazyReasons(lambda: self.scorer.explain(x, 3)))
+        if record.churn_noted_at is None:  # a customer already lost gets a win-back, not a retention alert
+            record.alert, step.decision = decide(
+                record.alert, customer_id=customer_id, score=score, now=now, tiers=self.tiers,
+                cooldown_days=self.cooldown_days, reasons=LazyReasons(lambda: self.scorer.explain(x, 3)))
         if not record.state.churned and record.churn_noted_at is None:  # a lost customer yields no more snapshots:
             # else every interval would make one, checkpoints would never end and each would resolve positive
             snap = labelling.on_score(record.pending, record.last_snapshot_at, t, x, version, self.snapshot_interval_days)

@@ -26,6 +26,7 @@ class CustomerRecord:
     tracking: OfferTracking | None = None
     next_check: float | None = None  # epoch seconds of the next silence checkpoint
     churn_noted_at: float | None = None  # when churn (closure or silence) was acted on, once per churn
+    in_experiment: bool = False  # entered the offer experiment (once per customer; tracking ends when resolved)
 
     def encode(self) -> bytes:
         doc = [
@@ -36,6 +37,7 @@ class CustomerRecord:
             self.last_snapshot_at,
             self.tracking.to_json() if self.tracking is not None else None,
             self.churn_noted_at,
+            self.in_experiment,
         ]
         return json.dumps(doc, separators=(",", ":")).encode()
 
@@ -43,7 +45,7 @@ class CustomerRecord:
     def decode(cls, raw: bytes | None) -> "CustomerRecord":
         if not raw:
             return cls()
-        nc, s, a, p, lsa, t, cn = json.loads(raw)
+        nc, s, a, p, lsa, t, cn, ie = json.loads(raw)
         return cls(
             state=CustomerState.from_json(s) if s is not None else None,
             alert=AlertState.from_json(a),
@@ -52,6 +54,7 @@ class CustomerRecord:
             tracking=OfferTracking.from_json(t) if t is not None else None,
             next_check=nc,
             churn_noted_at=cn,
+            in_experiment=ie,
         )
 
     @staticmethod

@@ -101,4 +101,7 @@ class CustomerSim:
         self.heap = [raw for raw in self.heap if raw[0] < at or raw[3].get("event_type") != "app_activity"
                      or raw[3]["activity"] not in ("uninstall", "account_closed", "notifications_disabled")]
         heapq.heapify(self.heap)
+        counts = {name: proc.n for name, proc in self.procs.items()}
         self.procs = self._start(at, "/saved")
+        for name, proc in self.procs.items():  # numbering goes on: event, order and ticket ids stay unique
+            proc.n = counts[name]

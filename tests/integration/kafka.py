@@ -1,16 +1,20 @@
-"""Helpers for integration tests: publish, collect with a deadline, run workers."""
+"""Helpers for integration tests: publish, collect with a deadline, observe workers, wait for a group's commits."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+import urllib.request
+import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.publish import ensure_topics, producer, publish_models
+from streams.publish import TOPIC_OF_TYPE, ensure_topics, producer, publish_models
 from streams.settings import Settings
+from streams.sweep import partition_of
 
 
 async def publish(settings: Settings, events: Iterable = (), raw: Iterable[tuple[str, bytes | None, bytes]] = ()) -> int:
@@ -52,6 +56,85 @@ async def collect(settings: Settings, topic_names: list[str], done: Callable[[li
     finally:
         await cons.stop()
     return out
+
+
+def metric(port: int, name: str) -> float:
+    """Sum of one metric family on a worker's /metrics (0 when the endpoint is not up yet)."""
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+    except OSError:
+        return 0.0
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name) and line[len(name)] in "{ ")
+
+
+def wait_for(cond, what: str, workers=(), deadline_s: float = 60.0, every: float = 0.1) -> None:  # noqa: ANN001
+    end = time.monotonic() + deadline_s
+    while not cond():
+        for w in workers:
+            assert w.alive(), f"worker died while waiting for {what}:\n{w.log_tail()}"
+        assert time.monotonic() < end, f"{what}: not within {deadline_s}s\n" + "\n".join(w.log_tail(1500) for w in workers)
+        time.sleep(every)  # polling with a deadline
+
+
+class Feed:
+    """Publishes events and counts them per input topic and partition, so the worker group's
+    committed offsets say when everything was processed (the embedded broker's end offsets
+    are not usable for that)."""
+
+    def __init__(self, settings) -> None:  # noqa: ANN001
+        self.s, self.sent = settings, Counter()
+
+    def __call__(self, events: list) -> None:
+        run(publish(self.s, events))
+        for e in events:
+            self.sent[TopicPartition(self.s.topic(TOPIC_OF_TYPE[e.event_type]),
+                                     partition_of(e.customer_id.encode(), self.s.partitions))] += 1
+
+    async def _lags(self) -> dict[TopicPartition, int]:
+        cons = AIOKafkaConsumer(bootstrap_servers=self.s.bootstrap_servers, group_id=self.s.app_id,
+                                enable_auto_commit=False)  # never subscribes: only reads the group's offsets
+        await cons.start()
+        try:
+            return {tp: n - ((await cons.committed(tp)) or 0) for tp, n in self.sent.items()}
+        finally:
+            await cons.stop()
+
+    def drained(self, workers, deadline_s: float = 90.0) -> None:  # noqa: ANN001
+        """Wait until the group committed every published message. Faust flushes its producer
+        before it commits, so then every alert and offer those messages made is on the broker."""
+        lags: dict = {}
+
+        def done() -> bool:
+            lags.update(asyncio.run(self._lags()))
+            return sum(lags.values()) <= 0
+
+        try:
+            wait_for(done, "input topics fully committed", workers, deadline_s, every=0.5)
+        except AssertionError as exc:
+            behind = {f"{tp.topic}[{tp.partition}]": n for tp, n in lags.items() if n > 0}
+            raise AssertionError(f"uncommitted messages per partition: {behind}\n{exc}") from None
+
+    def outputs(self) -> tuple[list[dict], list[dict]]:
+        """Everything on churn-alerts and retention-offers so far (call after :meth:`drained`):
+        a marker is appended to every output partition and read up to."""
+        async def mark() -> None:
+            prod = producer(self.s)
+            await prod.start()
+            try:
+                for t in ("alerts", "offers"):
+                    for p in range(self.s.partitions):
+                        await prod.send_and_wait(self.s.topic(t), json.dumps({"marker": tag}).encode(), partition=p)
+            finally:
+                await prod.stop()
+
+        tag = uuid.uuid4().hex
+        run(mark())
+        want = 2 * self.s.partitions
+        recs = run(collect(self.s, ["alerts", "offers"], lambda rs: sum(v.get("marker") == tag for _, _, v in rs) >= want,
+                           deadline_s=30))
+        real = [(t, v) for t, _, v in recs if "marker" not in v]
+        return [v for t, v in real if t == self.s.topic("alerts")], [v for t, v in real if t == self.s.topic("offers")]
 
 
 def run(coro):  # noqa: ANN001, ANN201

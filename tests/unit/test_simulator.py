@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -175,6 +176,25 @@ def test_offers_save_only_treated_churners_at_the_offer_effect_rate():
     assert sim.true_uplift(horizon_days=30) == 0.0 == sim.realized_uplift(horizon_days=30)  # nobody churns that early
     assert 0 < sim.true_uplift(horizon_days=200) < sim.true_uplift()
     assert abs(sim.realized_uplift(horizon_days=200) - sim.true_uplift(horizon_days=200)) < 0.04
+
+
+def test_a_saved_customers_events_keep_unique_ids():
+    """Saving restarts the customer's activity processes; their numbering must go on, or the
+    stream drops the saved customer's new events as duplicates of old ones."""
+    sim = Simulator(200, seed=3, start=START, churn_share=1.0, offer_effect=1.0, horizon_days=120)
+    events, t = [], START
+    for _ in range(40):
+        nxt = t + timedelta(days=5)
+        events += sim.events_between(t, nxt)
+        if t == START + timedelta(days=60):
+            for cid in sim.fates:
+                sim.on_offer(cid, offer(cid, t, control=False))
+        t = nxt
+    assert sum(f.saved_by_offer for f in sim.fates.values()) >= 20
+    ids = Counter(e.event_id for e in events)
+    assert [i for i, n in ids.items() if n > 1] == []
+    orders = Counter(e.order_id for e in events if e.event_type == "order" and e.status == "placed")
+    assert [i for i, n in orders.items() if n > 1] == []
 
 
 def test_saved_customers_keep_coming_and_outcomes_say_so():
