@@ -5,9 +5,13 @@
     horizon, then every customer is scored; truth = no purchase 1997-10-01..1998-06-30.
     Printed next to the recency baseline of the same run and the README anchors.
 (b) Per-event cost of score and learn (median, p99 µs) for each compared pipeline.
-(c) :func:`simulator_figures`: our simulator's figures from scores, alerts and fates.
+(c) Our simulator (:func:`simulator`): ``--sim-customers`` synthetic customers over
+    ``--sim-days`` days through the same backtest with the product's default settings
+    and the shipped model, then :func:`simulator_figures` from their last scores, first
+    alerts and true fates.
 
-Usage: ``python bench/quality.py [--kinds logreg,arf,amf,hat] [--horizon-days 90] [--data PATH]``
+Usage: ``python bench/quality.py [--kinds logreg,arf,amf,hat] [--horizon-days 90] [--data PATH]
+[--sim-customers 2000] [--sim-days 365] [--sim-seed 7] [--no-cdnow]``
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import argparse
 import statistics
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -121,15 +126,58 @@ def simulator_figures(scored, fates, *, top_share=0.1):
             if alerted else float("nan")}
 
 
+SIM_START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def simulator(n_customers: int, days: float, seed: int, kind: str = DEFAULT_KIND) -> dict:
+    """Backtest ``n_customers`` simulated customers over ``days`` days; figures vs their fates.
+
+    Churners churn within the simulated span (the simulator's ``horizon_days``), so every
+    fate is known at the end; scores are as of the end, alerts are the first of each
+    customer during the run.
+    """
+    from streams.simulator import Simulator
+
+    end = SIM_START + timedelta(days=days)
+    sim = Simulator(n_customers, seed=seed, start=SIM_START, horizon_days=days)
+    events = sim.events_between(SIM_START, end)
+    t0 = time.perf_counter()
+    res = run_backtest(events, as_of=end, settings=Settings(), model=ChurnModel(kind))
+    secs = time.perf_counter() - t0
+    fates = {c: f.churn_at for c, f in sim.fates.items()}
+    scored = [(c, s, res.first_alert_at.get(c)) for c, (s, _) in res.scores.items()]
+    figs = simulator_figures(scored, fates)
+    figs.update(events=res.events, labels=res.labels, seconds=secs, model_version=res.model_version,
+                churners=sum(1 for f in fates.values() if f is not None), alerted=len(res.first_alert_at))
+    return figs
+
+
+def print_simulator(figs: dict, days: float, seed: int) -> None:
+    f = figs
+    print(f"Simulator: {f['customers']} customers ({f['churners']} churn) over {days:g} days, seed {seed}, "
+          f"default settings; {f['events']} events, {f['labels']} labels, {f['seconds']:.1f} s, model {f['model_version']}")
+    print(f"  ROC AUC {f['roc_auc']:.3f}  PR AUC {f['pr_auc']:.3f}  top-decile lift {f['top_decile_lift']:.2f}")
+    print(f"  churners alerted before they churned {f['churners_alerted_before_churn']:.1%}  "
+          f"median days of warning {f['median_days_of_warning']:.1f}  "
+          f"alert precision {f['alert_precision']:.1%} ({f['alerted']} customers alerted)")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kinds", default=",".join(PIPELINES), help=f"pipelines to compare (default all; shipped: {DEFAULT_KIND})")
     ap.add_argument("--horizon-days", type=float, default=90.0)
     ap.add_argument("--data", default=None, help="CDNOW_master.txt (default ../shared/data)")
+    ap.add_argument("--sim-customers", type=int, default=2000, help="simulated customers (0: skip the simulator)")
+    ap.add_argument("--sim-days", type=float, default=365.0)
+    ap.add_argument("--sim-seed", type=int, default=7)
+    ap.add_argument("--no-cdnow", action="store_true", help="only the simulator figures")
     args = ap.parse_args(argv)
-    events = load(args.data)
-    models, churned = cdnow(events, args.kinds.split(","), args.horizon_days)
-    cost(models, events, churned)
+    if not args.no_cdnow:
+        events = load(args.data)
+        models, churned = cdnow(events, args.kinds.split(","), args.horizon_days)
+        cost(models, events, churned)
+    if args.sim_customers > 0:
+        print_simulator(simulator(args.sim_customers, args.sim_days, args.sim_seed), args.sim_days, args.sim_seed)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -32,6 +32,7 @@ class BacktestResult:
     labels: int
     model_version: str
     alerts: list  # (customer_id, AlertDecision), in the order they fired
+    first_alert_at: dict[str, datetime] = field(default_factory=dict)  # customer → event time of their first alert
 
 
 def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horizon_days: float | None = None,
@@ -49,6 +50,7 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
     todo = sorted((e for e in events if e.occurred_at.timestamp() < end), key=lambda e: e.occurred_at)
     n_labels = 0
     alerts: list = []
+    first_alert_at: dict[str, datetime] = {}
 
     def apply(cid: str, step: Step) -> None:
         nonlocal n_labels
@@ -59,6 +61,7 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
         records[cid] = step.record
         if step.decision is not None:
             alerts.append((cid, step.decision))
+            first_alert_at.setdefault(cid, to_dt(step.at))
         for ex in step.labels:
             learner.update(ex)
             n_labels += 1
@@ -90,7 +93,8 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
         scores[cid] = (score, proc.tiers.next_tier(rec.alert.tier, score))
     if progress:
         print(file=sys.stderr)
-    return BacktestResult(scores=scores, events=len(todo), labels=n_labels, model_version=scorer.score({})[1], alerts=alerts)
+    return BacktestResult(scores=scores, events=len(todo), labels=n_labels, model_version=scorer.score({})[1], alerts=alerts,
+                          first_alert_at=first_alert_at)
 
 
 def write_scores(result: BacktestResult, out: Path) -> None:
