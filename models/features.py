@@ -78,7 +78,7 @@ def compute_features(state: CustomerState, now: datetime) -> dict[str, float]:
     x["resolution_hours_avg"] = s.resolution_hours or 0.0
     x["repeat_issue_30d"] = float(sum(1 for ts in s.category_opened.values() if len(ts) == 2 and nd - day_of(ts[0]) < 30))
 
-    x["days_since_last_login"] = since(s.last_login)
+    x["days_since_last_login"] = 0.0 if s.last_login is None else since(s.last_login)  # no app: no signal
     x["sessions_7d"] = days(s.d_sessions, 7)
     x["sessions_28d"] = days(s.d_sessions, 28)
     x["session_trend"] = _trend(x["sessions_7d"] / 7, x["sessions_28d"] / 28)

@@ -9,13 +9,27 @@ customers do not dominate the training stream). It resolves into a
 * **positive** (``y=True``) when the horizon passes in silence (found by the silence
   sweep, or late by the next activity) or on an explicit ``account_closed``.
 
+Every label is *released* to the learner at the snapshot's horizon, whatever its
+outcome: a negative known early (the customer came back) is held in the pending
+snapshot until then. Released at once, negatives would reach the learner up to a
+horizon before the positives of snapshots taken at the same time, so the newest
+labels would always over-represent the customers who came back, and an online
+learner, which follows its newest labels, would learn from that skew (on CDNOW, where
+one cohort ages together: "long tenure means no churn"; the shipped logistic model's
+ROC AUC is 0.746 that way, 0.763 held, same learning rate; see docs/MODEL.md). Held,
+the label stream at any moment is an unbiased sample of the snapshots taken one
+horizon earlier. While a negative is held no new snapshot is taken.
+
 Examples carry no customer id: they leave the customer's partition for the one
 learner. Times are epoch seconds; ``now`` may be an aware ``datetime`` or a float.
 
 >>> s = on_score(None, None, 0.0, {"orders_30d": 1.0}, "rules-1", interval_days=7)
 >>> horizon_due(s, horizon_days=30) / 86400
 30.0
->>> on_activity(s, 10 * 86400.0, horizon_days=30)[1].y
+>>> held, ex = on_activity(s, 10 * 86400.0, horizon_days=30)
+>>> held.outcome, ex
+(False, None)
+>>> on_silence(held, 30 * 86400.0, horizon_days=30)[1].y
 False
 >>> on_silence(s, 31 * 86400.0, horizon_days=30)[1].y
 True
@@ -23,7 +37,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -37,23 +51,33 @@ def _epoch(t: float | datetime) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """Features of one customer when scored, waiting for their label.
+    """Features of one customer when scored, waiting for their label; ``outcome`` and
+    ``resolved_at`` are set once the label is known early (held until the horizon).
 
     >>> s = Snapshot(taken_at=5.0, x={"a": 1.5}, model_version="m-000001")
     >>> Snapshot.from_json(s.to_json()) == s
+    True
+    >>> h = Snapshot(taken_at=5.0, x={"a": 1.5}, model_version="m-000001", outcome=False, resolved_at=9.0)
+    >>> Snapshot.from_json(h.to_json()) == h
     True
     """
 
     taken_at: float
     x: Features
     model_version: str
+    outcome: bool | None = None
+    resolved_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Compact JSON: values only when the keys are the catalogue in order."""
         names = _catalogue()
         if names is not None and tuple(self.x) == names:
-            return {"t": self.taken_at, "v": self.model_version, "x": list(self.x.values())}
-        return {"t": self.taken_at, "v": self.model_version, "d": dict(self.x)}
+            doc = {"t": self.taken_at, "v": self.model_version, "x": list(self.x.values())}
+        else:
+            doc = {"t": self.taken_at, "v": self.model_version, "d": dict(self.x)}
+        if self.outcome is not None:
+            doc["y"], doc["r"] = self.outcome, self.resolved_at
+        return doc
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> "Snapshot":
@@ -61,7 +85,9 @@ class Snapshot:
             x = dict(zip(_catalogue() or (), obj["x"]))
         else:
             x = dict(obj["d"])
-        return cls(taken_at=float(obj["t"]), x=x, model_version=str(obj["v"]))
+        y, r = obj.get("y"), obj.get("r")
+        return cls(taken_at=float(obj["t"]), x=x, model_version=str(obj["v"]),
+                   outcome=None if y is None else bool(y), resolved_at=None if r is None else float(r))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +123,8 @@ def _catalogue() -> tuple[str, ...] | None:
 
 
 def _resolve(s: Snapshot, y: bool, at: float) -> LabelledExample:
+    if s.outcome is not None:  # held: the outcome known early is the label
+        y, at = s.outcome, s.resolved_at if s.resolved_at is not None else at
     return LabelledExample(x=s.x, y=y, taken_at=s.taken_at, resolved_at=at, model_version=s.model_version)
 
 
@@ -127,20 +155,26 @@ def on_score(pending: Snapshot | None, last_snapshot_at: float | None, now: floa
 
 
 def on_activity(pending: Snapshot | None, now: float | datetime,
-                horizon_days: float) -> tuple[None, LabelledExample | None]:
-    """The customer is active: negative within the horizon, positive if it had passed.
+                horizon_days: float) -> tuple[Snapshot | None, LabelledExample | None]:
+    """The customer is active: negative within the horizon (held until the horizon),
+    positive if it had passed.
 
-    A late positive (the sweep did not run in time) resolves at the horizon itself.
+    A late positive (the sweep did not run in time) resolves at the horizon itself; a
+    late release of a held negative happens now.
     """
     if pending is None:
         return None, None
     t, due = _epoch(now), horizon_due(pending, horizon_days)
-    return None, _resolve(pending, False, t) if t <= due else _resolve(pending, True, due)
+    if t > due:
+        return None, _resolve(pending, True, due)
+    if pending.outcome is not None:
+        return pending, None
+    return replace(pending, outcome=False, resolved_at=t), None
 
 
 def on_silence(pending: Snapshot | None, now: float | datetime,
                horizon_days: float) -> tuple[Snapshot | None, LabelledExample | None]:
-    """Silence sweep: positive once the horizon has passed, else keep waiting.
+    """Silence sweep: at the horizon, the held outcome or else positive; before it, wait.
 
     >>> s = Snapshot(0.0, {}, "rules-1")
     >>> on_silence(s, 29 * DAY, horizon_days=30) == (s, None)
@@ -154,8 +188,11 @@ def on_silence(pending: Snapshot | None, now: float | datetime,
     return None, _resolve(pending, True, due)
 
 
-def on_churn(pending: Snapshot | None, now: float | datetime) -> tuple[None, LabelledExample | None]:
-    """Explicit churn (``account_closed``): the pending snapshot is positive now."""
-    if pending is None:
-        return None, None
+def on_churn(pending: Snapshot | None, now: float | datetime) -> tuple[Snapshot | None, LabelledExample | None]:
+    """Explicit churn (``account_closed``): the pending snapshot is positive now.
+
+    A held negative stays held: the customer was active within its horizon.
+    """
+    if pending is None or pending.outcome is not None:
+        return pending, None
     return None, _resolve(pending, True, _epoch(now))

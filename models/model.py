@@ -50,7 +50,7 @@ def squash(x: Mapping[str, float]) -> dict[str, float]:
 
 def _logreg() -> compose.Pipeline:
     return (compose.FuncTransformer(squash) | preprocessing.StandardScaler()
-            | linear_model.LogisticRegression(optimizer=optim.SGD(0.002), l2=1e-4))
+            | linear_model.LogisticRegression(optimizer=optim.SGD(0.001), l2=1e-4))
 
 
 def _arf() -> compose.Pipeline:

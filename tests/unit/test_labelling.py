@@ -1,4 +1,5 @@
-"""Delayed labels: one pending snapshot, negatives on activity, positives on silence or closure."""
+"""Delayed labels: one pending snapshot, negatives on activity (released at the horizon),
+positives on silence or closure."""
 
 from dataclasses import fields
 from datetime import datetime, timezone
@@ -26,10 +27,28 @@ def test_at_most_one_pending_and_one_per_interval():
     assert again == Snapshot(taken_at=7 * DAY, x=X, model_version="m-000001")
 
 
-def test_activity_within_horizon_is_negative_resolved_now():
-    pending, ex = on_activity(snap(), 12 * DAY, horizon_days=30)
+def test_activity_within_horizon_is_negative_held_until_the_horizon():
+    held, ex = on_activity(snap(), 12 * DAY, horizon_days=30)
+    assert ex is None and held.outcome is False and held.resolved_at == 12 * DAY
+    assert on_score(held, 0.0, 20 * DAY, X, "m-000003", interval_days=7) is held  # still the one pending
+    assert on_activity(held, 20 * DAY, horizon_days=30) == (held, None)  # more activity changes nothing
+    assert on_churn(held, 25 * DAY) == (held, None)  # active within the horizon: stays negative
+    assert on_silence(held, 30 * DAY - 1, horizon_days=30) == (held, None)
+    pending, ex = on_silence(held, 30 * DAY, horizon_days=30)
     assert pending is None
     assert ex == LabelledExample(x=X, y=False, taken_at=0.0, resolved_at=12 * DAY, model_version="rules-1")
+
+
+def test_a_held_negative_missed_by_the_sweep_is_released_by_the_next_activity():
+    held, _ = on_activity(snap(), 12 * DAY, horizon_days=30)
+    pending, ex = on_activity(held, 45 * DAY, horizon_days=30)
+    assert pending is None and ex.y is False and ex.resolved_at == 12 * DAY
+
+
+def test_held_snapshot_round_trips_through_json():
+    held, _ = on_activity(snap(), 12 * DAY, horizon_days=30)
+    assert Snapshot.from_json(held.to_json()) == held
+    assert "y" not in snap().to_json()
 
 
 def test_activity_after_missed_horizon_is_positive_resolved_at_horizon():
@@ -61,7 +80,7 @@ def test_examples_carry_no_customer_id():
 
 
 def test_json_round_trips_and_is_compact_for_the_catalogue():
-    ex = on_activity(snap(), DAY, 30)[1]
+    ex = on_silence(on_activity(snap(), DAY, 30)[0], 30 * DAY, 30)[1]
     assert LabelledExample.from_json(ex.to_json()) == ex
     features = pytest.importorskip("models.features")
     x = {name: float(i) for i, name in enumerate(features.FEATURE_NAMES)}
@@ -73,6 +92,9 @@ def test_json_round_trips_and_is_compact_for_the_catalogue():
 
 @given(gap=st.floats(min_value=0, max_value=400), horizon=st.floats(min_value=1, max_value=120))
 def test_label_is_whether_the_gap_exceeded_the_horizon(gap, horizon):
-    _, ex = on_activity(snap(), gap * DAY, horizon)
+    pending, ex = on_activity(snap(), gap * DAY, horizon)
+    if ex is None:  # a negative, held: released by the sweep at the horizon
+        pending, ex = on_silence(pending, horizon_due(snap(), horizon), horizon)
+    assert pending is None
     assert ex.y == (gap * DAY > horizon * DAY)
     assert ex.resolved_at <= horizon_due(snap(), horizon)
