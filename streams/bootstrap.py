@@ -78,7 +78,7 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
     prometheus = prometheus if prometheus is not None else CollectorRegistry()
     metrics, model_metrics = RuntimeMetrics(prometheus), ModelMetrics(prometheus)
     registry = ModelRegistry(redis, settings.redis_prefix)
-    scorer = Scorer(RulePrior(), min_labels=settings.min_labels)
+    scorer = Scorer(RulePrior(), min_labels=settings.min_labels, metrics=model_metrics)
     policy = OfferPolicy.load(settings.policy_file)
     channels: dict[str, Any] = {}
 

@@ -21,13 +21,24 @@ log = logging.getLogger(__name__)
 def register(rt: "Runtime") -> None:
     @rt.app.agent(rt.topics.labels, name="learner")
     async def learner(stream: StreamT[bytes]) -> None:
-        async for event in stream.events():
+        # A label is acked (its offset may be committed) only once a published version holds
+        # it: a learner that stops or dies in between leaves those labels to its successor,
+        # which resumes from the newest version and learns them again. Nothing is lost.
+        manual = stream.noack()
+        unpublished = []
+        async for event in manual.events():
+            unpublished.append(event)
             try:
                 example = LabelledExample.from_json(json.loads(event.value))
-                await (await rt.get_learner()).learn(example)
+                published = await (await rt.get_learner()).learn(example)
             except Exception:  # one bad example must not stop learning
                 m = event.message
                 log.exception("learner: cannot learn from %s[%s]@%s", m.topic, m.partition, m.offset)
+                continue
+            if published is not None:
+                for done in unpublished:
+                    await manual.ack(done)
+                unpublished.clear()
 
     @rt.app.timer(rt.settings.model_poll_s, name="model-refresh")
     @guarded
