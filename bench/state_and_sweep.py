@@ -3,7 +3,8 @@ sweep's time with 1,000,000 scheduled customers of whom 10,000 are due.
 
 Prints figures; targets: ≤ 2 KiB per customer, sweep ≤ 1 s. The baseline, measured in
 the same run, is a full scan over all customers' next-check times (what a sweep without
-a due index would cost).
+a due index would cost: every record of the table, each one's next check peeked from
+its encoded prefix without decoding the rest).
 """
 
 from __future__ import annotations
@@ -60,11 +61,11 @@ def state_sizes(customers: int, days: int, workers: int) -> list[int]:
 def sweep_times(n: int, due: int, repeats: int = 5) -> tuple[list[float], list[float]]:
     rng = random.Random(1)
     now = 1_700_000_000.0
-    idx, flat = DueIndex(), {}
+    idx, table = DueIndex(), {}
     for i in range(n):
         t = now - rng.random() * 1000 if i < due else now + 1 + rng.random() * 86_400 * 30
         idx.schedule(f"c{i}", t)
-        flat[f"c{i}"] = t
+        table[f"c{i}".encode()] = CustomerRecord(next_check=t).encode()  # the peek reads only this prefix
     ours, base = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -74,7 +75,7 @@ def sweep_times(n: int, due: int, repeats: int = 5) -> tuple[list[float], list[f
         for cid, t in got:  # put them back for the next repeat
             idx.schedule(cid, t)
         t0 = time.perf_counter()
-        scan = [c for c, t in flat.items() if t <= now]
+        scan = [k for k, raw in table.items() if (t := CustomerRecord.peek_next_check(raw)) is not None and t <= now]
         base.append(time.perf_counter() - t0)
         assert len(scan) == due
     return ours, base
@@ -96,7 +97,7 @@ def main() -> None:
     ours, base = sweep_times(a.sweep_customers, a.due)
     print(f"  due-index sweep: median {statistics.median(ours) * 1000:.1f} ms (target ≤ 1000 ms)")
     print(f"  baseline full scan: median {statistics.median(base) * 1000:.1f} ms "
-          f"(due index is {statistics.median(base) / statistics.median(ours):.0f}x faster)")
+          f"(due index is {statistics.median(base) / statistics.median(ours):.1f}x faster)")
 
 
 if __name__ == "__main__":

@@ -208,14 +208,15 @@ class CustomerState:
                 v = v[:]
             elif type(v) is float:
                 v = _num(v)
-            out[name] = v
+            out[_CODE[name]] = v
         return out
 
     @classmethod
     def from_json(cls, obj: dict) -> "CustomerState":
         """Inverse of :meth:`to_json`."""
         kw = {}
-        for name, v in obj.items():
+        for key, v in obj.items():
+            name = _NAME_OF.get(key, key)  # full names: records written before the short codes
             if name in _RING_LEN:
                 v = v + [0] * (_RING_LEN[name] - len(v))  # a new list, padded
             elif name in _HASHES:
@@ -235,6 +236,20 @@ class CustomerState:
 
 _HASHES = ("seen_ids", "resolved_ids")  # 32-bit hashes, stored packed (base64 of little-endian uint32)
 _NAMES = tuple(f.name for f in fields(CustomerState))
+# Short, stable JSON keys: the record is written on every event, and full field names were a
+# fifth of its size. Never reuse a code; a new field gets a new one.
+_CODE = {
+    "head_day": "hd", "d_orders": "do", "d_tickets": "dt", "d_complaints": "dc", "d_sessions": "ds",
+    "w_orders": "wo", "w_spend": "ws", "w_reopened": "wr", "w_escalations": "we", "w_features": "wf",
+    "seen_ids": "si", "n_orders": "no", "n_order_days": "nd", "n_cancelled": "nc", "n_refunded": "nf",
+    "n_returned": "nr", "total_spend": "ts", "total_discount": "td", "channel_counts": "cc", "first_order": "fo",
+    "last_order": "lo", "open_tickets": "ot", "resolved_ids": "ri", "category_opened": "co",
+    "resolution_hours": "rh", "csat": "cs", "sentiment_fast": "sf", "sentiment_slow": "ss", "last_login": "ll",
+    "last_push_opened": "lp", "notifications_off": "nx", "uninstalled_at": "ua", "closed_at": "ca",
+    "session_fast": "qf", "session_slow": "qs", "first_seen": "fs", "last_activity": "la", "profile_at": "pa",
+    "consent": "mc", "owner": "ow", "segment": "sg", "signup": "su",
+}
+_NAME_OF = {code: name for name, code in _CODE.items()}
 _DEFAULTS = {f.name: getattr(CustomerState(), f.name) for f in fields(CustomerState)}
 _RING_LEN = {**{n: DAY_SPAN for n in _DAY_RINGS}, **_WEEK_RINGS}
 _FLOATS = {f.name for f in fields(CustomerState) if "float" in str(f.type) and "list" not in str(f.type)

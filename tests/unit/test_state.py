@@ -178,3 +178,15 @@ def test_any_history_round_trips_and_gives_finite_features(events, now):
     x = compute_features(back, now)
     assert x == compute_features(s, now) and all(v == v and abs(v) < 1e9 for v in x.values())
     assert -1 <= x["spend_trend"] <= 1 and -1 <= x["session_trend"] <= 1 and 0 <= x["cancel_share"] <= 1
+
+
+def test_every_field_has_its_own_short_json_key_and_full_names_still_decode():
+    from models.state import _CODE, _NAMES
+
+    assert set(_CODE) == set(_NAMES), "a state field without a short JSON key"
+    assert len(set(_CODE.values())) == len(_CODE), "two fields share a JSON key"
+    s = apply_event(apply_event(None, order(T0, amount=12.5)), order(T0 + timedelta(days=3), discount=2.0))
+    short = s.to_json()
+    assert set(short) <= set(_CODE.values())
+    full = {next(n for n, c in _CODE.items() if c == k): v for k, v in short.items()}
+    assert CustomerState.from_json(full) == CustomerState.from_json(short) == s
