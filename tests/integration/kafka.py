@@ -9,9 +9,11 @@ import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
+from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from schemas.events import AppActivityEvent, OrderEvent, SupportEvent
 from streams.publish import TOPIC_OF_TYPE, ensure_topics, producer, publish_models
 from streams.settings import Settings
 from streams.sweep import partition_of
@@ -135,6 +137,35 @@ class Feed:
                            deadline_s=30))
         real = [(t, v) for t, _, v in recs if "marker" not in v]
         return [v for t, v in real if t == self.s.topic("alerts")], [v for t, v in real if t == self.s.topic("offers")]
+
+
+def outcome_counts(port: int) -> dict[str, float]:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("churn_messages_total{"):
+            label, value = line.split("} ")
+            out[label.split('"')[1]] = float(value)
+    return out
+
+
+def sentinels(settings, at: datetime) -> list:  # noqa: ANN001
+    """One event per input topic and partition at ``at``: every partition's watermark reaches it."""
+    found: dict[int, str] = {}
+    i = 0
+    while len(found) < settings.partitions:
+        cid = f"sentinel-{i}"
+        found.setdefault(partition_of(cid.encode(), settings.partitions), cid)
+        i += 1
+    out = []
+    for cid in found.values():
+        out += [AppActivityEvent(event_id=f"{cid}-a", customer_id=cid, occurred_at=at, event_type="app_activity",
+                                 activity="login", platform="web"),
+                OrderEvent(event_id=f"{cid}-o", customer_id=cid, occurred_at=at, event_type="order", order_id="o",
+                           status="placed", amount=10, currency="EUR", items=1, channel="web"),
+                SupportEvent(event_id=f"{cid}-s", customer_id=cid, occurred_at=at, event_type="support", ticket_id="t",
+                             action="comment", category="other", priority="low", is_complaint=False)]
+    return out
 
 
 def run(coro):  # noqa: ANN001, ANN201

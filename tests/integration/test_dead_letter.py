@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import time
-import urllib.request
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
@@ -17,20 +16,13 @@ from schemas.events import AppActivityEvent, OrderEvent
 from streams.embedded import free_port
 from streams.procs import WorkerProcess
 from streams.publish import TOPIC_OF_TYPE
-from tests.integration.kafka import collect, publish, run
+from tests.integration.kafka import collect, outcome_counts, publish, run
 
 pytestmark = pytest.mark.integration
 TOTAL, BAD_SHARE, DUP_SHARE = 10_000, 0.20, 0.05
 
 
-def outcome_counts(port: int) -> dict[str, float]:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    out = {}
-    for line in text.splitlines():
-        if line.startswith("churn_messages_total{"):
-            label, value = line.split("} ")
-            out[label.split('"')[1]] = float(value)
-    return out
+
 
 
 def valid_events(n: int, now: datetime, rng: random.Random) -> list:

@@ -26,8 +26,7 @@ from alerts.offers import OfferPolicy, in_control_group
 from schemas.events import AppActivityEvent, OrderEvent, ProfileUpdate, SupportEvent
 from streams.embedded import free_port
 from streams.procs import WorkerProcess
-from streams.sweep import partition_of
-from tests.integration.kafka import Feed, metric, wait_for
+from tests.integration.kafka import Feed, metric, sentinels, wait_for
 
 pytestmark = pytest.mark.integration
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -69,25 +68,6 @@ def history(n: int, seed: int = 5, cohorts: tuple[int, ...] = (20, 30)) -> list:
                                         event_type="support", ticket_id=f"t{j}", action="opened", category="delivery",
                                         priority="high", is_complaint=True, csat=1, sentiment=-0.8))
     return sorted(out, key=lambda e: e.occurred_at)
-
-
-def sentinels(settings, at: datetime) -> list:  # noqa: ANN001
-    """One event per input topic and partition at ``at``: every partition's watermark reaches it."""
-    found: dict[int, str] = {}
-    i = 0
-    while len(found) < settings.partitions:
-        cid = f"sentinel-{i}"
-        found.setdefault(partition_of(cid.encode(), settings.partitions), cid)
-        i += 1
-    out = []
-    for cid in found.values():
-        out += [AppActivityEvent(event_id=f"{cid}-a", customer_id=cid, occurred_at=at, event_type="app_activity",
-                                 activity="login", platform="web"),
-                OrderEvent(event_id=f"{cid}-o", customer_id=cid, occurred_at=at, event_type="order", order_id="o",
-                           status="placed", amount=10, currency="EUR", items=1, channel="web"),
-                SupportEvent(event_id=f"{cid}-s", customer_id=cid, occurred_at=at, event_type="support", ticket_id="t",
-                             action="comment", category="other", priority="low", is_complaint=False)]
-    return out
 
 
 def check_one_alert_per_episode_and_tier(alerts: list[dict], cooldown_days: float) -> None:

@@ -12,8 +12,7 @@ import redis
 from schemas.events import AppActivityEvent, OrderEvent, ProfileUpdate, SupportEvent
 from streams.backtest import run_backtest
 from streams.procs import WorkerProcess
-from streams.sweep import partition_of
-from tests.integration.kafka import collect, publish, run
+from tests.integration.kafka import collect, publish, run, sentinels
 
 pytestmark = pytest.mark.integration
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -40,18 +39,6 @@ def history(n: int, seed: int = 3) -> list:
                                         event_type="support", ticket_id=f"t{j}", action="opened", category="delivery",
                                         priority="high", is_complaint=True, csat=1, sentiment=-0.8))
     return sorted(out, key=lambda e: e.occurred_at)
-
-
-def sentinels(settings, at: datetime) -> list:
-    """One event per partition at ``at``, so every partition's watermark reaches it."""
-    found: dict[int, str] = {}
-    i = 0
-    while len(found) < settings.partitions:
-        cid = f"sentinel-{i}"
-        found.setdefault(partition_of(cid.encode(), settings.partitions), cid)
-        i += 1
-    return [AppActivityEvent(event_id=f"{cid}-end", customer_id=cid, occurred_at=at, event_type="app_activity",
-                             activity="login", platform="web") for cid in found.values()]
 
 
 def test_at_risk_customers_are_alerted_and_every_score_reaches_redis(run_settings, redis_cleanup):

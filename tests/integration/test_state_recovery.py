@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import random
 import time
-import urllib.request
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -31,7 +30,7 @@ from schemas.events import AppActivityEvent, OrderEvent, ProfileUpdate, SupportE
 from streams.embedded import free_port
 from streams.procs import WorkerProcess
 from streams.record import CustomerRecord
-from tests.integration.kafka import publish, run
+from tests.integration.kafka import outcome_counts, publish, run
 
 pytestmark = pytest.mark.integration
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -90,14 +89,7 @@ def diff(got: dict, want: dict) -> dict:
     return {k: (got.get(k), want.get(k)) for k in sorted(set(got) | set(want)) if got.get(k) != want.get(k)}
 
 
-def outcome_counts(port: int) -> dict[str, float]:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    out = {}
-    for line in text.splitlines():
-        if line.startswith("churn_messages_total{"):
-            label, value = line.split("} ")
-            out[label.split('"')[1]] = float(value)
-    return out
+
 
 
 def wait_for_outcomes(worker: WorkerProcess, port: int, done, deadline_s: float) -> dict[str, float]:

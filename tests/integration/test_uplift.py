@@ -24,8 +24,7 @@ from schemas.events import RetentionOffer
 from streams.embedded import free_port
 from streams.procs import WorkerProcess
 from streams.simulator import Simulator
-from tests.integration.kafka import Feed, metric, run, wait_for
-from tests.integration.test_offers import sentinels
+from tests.integration.kafka import Feed, metric, run, sentinels, wait_for
 
 pytestmark = pytest.mark.integration
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
