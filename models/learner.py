@@ -10,8 +10,13 @@ Class imbalance: the minority class is weighted by the running
 majority/minority ratio (capped at ``max_weight``). Scores then rank like
 balanced-odds scores rather than calibrated probabilities, which is what the tier
 thresholds (0.5/0.7/0.85) need when churners are rare. ``balance=False`` turns it
-off. A version is published every ``publish_every`` examples (a restart loses at
-most ``publish_every`` examples).
+off. A version is published every ``publish_every`` examples (the learner agent acks a
+label only once a published version holds it, so a restart loses none).
+
+Tier thresholds from labels (optional, ``tier_goal``): each version's meta carries the
+thresholds that reach a target precision, or a daily alert capacity, on the rolling
+window (:meth:`alerts.tiers.Tiers.from_labels`; capacity counts the window's snapshots
+per day of the span they were taken in). Scorers use them with that model.
 
 Hand-over from the rule prior: every example is also scored by the prior, and a
 version's meta says ``ready`` only when the model has seen ``min_labels`` examples,
@@ -29,11 +34,13 @@ from typing import Any
 
 from river import drift
 
+from alerts.tiers import Tiers
 from models.labelling import LabelledExample
 from models.metrics import ModelMetrics, roc_auc
 from models.model import DEFAULT_KIND, ChurnModel
 from models.prior import RulePrior
 from models.registry import ModelRegistry
+from schemas.errors import ConfigError
 
 EPS = 1e-7
 MIN_PER_CLASS = 20
@@ -46,13 +53,16 @@ class Learner:
     def __init__(self, model: ChurnModel, *, registry: ModelRegistry | None = None, publish_every: int = 200,
                  min_labels: int = 200, metrics: ModelMetrics | None = None, window: int = 1000,
                  balance: bool = True, max_weight: float = 10.0, drifts: int = 0,
-                 prior: RulePrior | None = None) -> None:
+                 prior: RulePrior | None = None, tier_goal: dict[str, float] | None = None,
+                 hysteresis: float = 0.05) -> None:
         self.model, self.registry, self.metrics = model, registry, metrics
         self.prior = prior if prior is not None else RulePrior()
         self.publish_every, self.min_labels = publish_every, min_labels
         self.balance, self.max_weight = balance, max_weight
         self.window: deque[tuple[float, bool]] = deque(maxlen=window)
         self.prior_window: deque[float] = deque(maxlen=window)  # the prior's scores of the same examples
+        self.taken: deque[float] = deque(maxlen=window)  # when each example's snapshot was taken
+        self.tier_goal, self.hysteresis = tier_goal, hysteresis
         self.ready = False  # for in-process use (the backtest); scorers in workers read the meta
         self.drifts, self._adwin, self._since_publish = drifts, drift.ADWIN(), 0
 
@@ -80,6 +90,7 @@ class Learner:
         p = self.model.score(ex.x)
         self.window.append((p, ex.y))
         self.prior_window.append(self.prior.score(ex.x))
+        self.taken.append(ex.taken_at)
         self._adwin.update((float(ex.y) - p) ** 2)
         if self._adwin.drift_detected:
             self.drifts += 1
@@ -124,6 +135,18 @@ class Learner:
         ys = [y for _, y in self.window]
         return self.ready_given(roc_auc([p for p, _ in self.window], ys), roc_auc(list(self.prior_window), ys))
 
+    def learned_tiers(self, ps: list[float], ys: list[bool]) -> list[float] | None:
+        """Thresholds (watch, high, critical) for ``tier_goal`` on the window; ``None`` when
+        no thresholds reach it (the scorer then keeps the fixed ones)."""
+        goal = dict(self.tier_goal or {})
+        if "daily_capacity" in goal:
+            goal["days"] = max(1.0, (max(self.taken) - min(self.taken)) / 86400)
+        try:
+            t = Tiers.from_labels(ps, ys, hysteresis=self.hysteresis, **goal)
+        except ConfigError:
+            return None
+        return [t.watch, t.high, t.critical]
+
     def health(self) -> dict[str, Any]:
         """Rolling progressive-validation metrics; also pushed to the Prometheus gauges."""
         m, w = self.model, self.window
@@ -143,6 +166,8 @@ class Learner:
                 b = bins[min(4, int(p * 5))]
                 b[0], b[1], b[2] = b[0] + p, b[1] + y, b[2] + 1
             h["calibration"] = [{"mean_score": s / n, "observed_rate": o / n, "n": n} for s, o, n in bins if n]
+            if self.tier_goal:
+                h["tiers"] = self.learned_tiers(ps, ys)
             if self.metrics:
                 for key in ("roc_auc", "log_loss", "brier", "positive_rate", "mean_score"):
                     getattr(self.metrics, key).set(h[key])

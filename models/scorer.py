@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from alerts.tiers import Tiers
 from models.metrics import ModelMetrics
 from models.model import ChurnModel
 from models.prior import RulePrior
@@ -29,12 +30,13 @@ class Scorer:
     """Rule prior or newest model, whichever is ready; every score names its version."""
 
     def __init__(self, prior: RulePrior | None = None, *, min_labels: int = 200,
-                 metrics: ModelMetrics | None = None) -> None:
+                 metrics: ModelMetrics | None = None, hysteresis: float = 0.05) -> None:
         self.prior = prior if prior is not None else RulePrior()
-        self.min_labels, self.metrics = min_labels, metrics
+        self.min_labels, self.metrics, self.hysteresis = min_labels, metrics, hysteresis
         self.model: ChurnModel | None = None
         self.loaded: str | None = None
         self.ready: Callable[[], bool] = lambda: False
+        self.model_tiers: Tiers | None = None  # thresholds the loaded version's learner set from labels
         if metrics:
             metrics.using_prior.set(1)
 
@@ -57,6 +59,11 @@ class Scorer:
         m = self.model
         return m if m is not None and m.n_seen >= self.min_labels and self.ready() else self.prior
 
+    @property
+    def tiers(self) -> Tiers | None:
+        """Label-set thresholds of the model in use; ``None``: the configured ones apply."""
+        return self.model_tiers if self.model is not None and self._active() is self.model else None
+
     def score(self, x: Mapping[str, float]) -> tuple[float, str]:
         """``(score, model_version)`` for one feature vector."""
         active = self._active()
@@ -73,8 +80,10 @@ class Scorer:
             return False
         model = ChurnModel.from_bytes(await registry.load(v))
         model.version = v
-        ready = bool((await registry.meta(v)).get("ready", False))
+        meta = await registry.meta(v)
+        ready = bool(meta.get("ready", False))
         self.model, self.loaded, self.ready = model, v, (lambda: ready)
+        self.model_tiers = Tiers(*meta["tiers"], hysteresis=self.hysteresis) if meta.get("tiers") else None
         if self.metrics:
             self.metrics.model_loads.inc()
             self.metrics.using_prior.set(0 if self._active() is model else 1)

@@ -36,6 +36,15 @@ def tiers_from(settings: Settings) -> Tiers:
     return Tiers(settings.threshold_watch, settings.threshold_high, settings.threshold_critical, settings.hysteresis)
 
 
+def tier_goal(settings: Settings) -> dict[str, float] | None:
+    """What the learner sets tier thresholds for (``None``: fixed thresholds)."""
+    if settings.tier_mode == "precision":
+        return {"target_precision": settings.tier_target_precision}
+    if settings.tier_mode == "capacity":
+        return {"daily_capacity": settings.tier_daily_capacity}
+    return None
+
+
 def processor_from(settings: Settings, scorer: Scorer) -> Processor:
     return Processor(scorer=scorer, tiers=tiers_from(settings), horizon_days=settings.horizon_days,
                      snapshot_interval_days=settings.snapshot_interval_days, cooldown_days=settings.cooldown_days)
@@ -57,11 +66,18 @@ class Runtime:
     prometheus: CollectorRegistry
     _learner: Learner | None = field(default=None, repr=False)
 
+    def show_tiers(self) -> None:
+        """Export the tier thresholds in use (the model's, set from labels, or the configured)."""
+        tiers = self.scorer.tiers or tiers_from(self.settings)
+        for name in ("watch", "high", "critical"):
+            self.metrics.tier_threshold.labels(tier=name).set(tiers.threshold(name))
+
     async def get_learner(self) -> Learner:
         """The learner, resumed from the newest registry version on first use."""
         if self._learner is None:
             self._learner = await Learner.resume(self.registry, publish_every=self.settings.publish_every,
-                                                 min_labels=self.settings.min_labels, metrics=self.model_metrics)
+                                                 min_labels=self.settings.min_labels, metrics=self.model_metrics,
+                                                 tier_goal=tier_goal(self.settings), hysteresis=self.settings.hysteresis)
         return self._learner
 
 
@@ -78,7 +94,7 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
     prometheus = prometheus if prometheus is not None else CollectorRegistry()
     metrics, model_metrics = RuntimeMetrics(prometheus), ModelMetrics(prometheus)
     registry = ModelRegistry(redis, settings.redis_prefix)
-    scorer = Scorer(RulePrior(), min_labels=settings.min_labels, metrics=model_metrics)
+    scorer = Scorer(RulePrior(), min_labels=settings.min_labels, metrics=model_metrics, hysteresis=settings.hysteresis)
     policy = OfferPolicy.load(settings.policy_file)
     channels: dict[str, Any] = {}
 
@@ -100,6 +116,7 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
                               accepts=tops.accepts, worker_name=socket.gethostname(), watch=watch)
     rt = Runtime(settings=settings, app=app, topics=tops, table=table, redis=redis, registry=registry, scorer=scorer,
                  handler=handler, effects=effects, metrics=metrics, model_metrics=model_metrics, prometheus=prometheus)
+    rt.show_tiers()
     customer.register(rt)
     learner.register(rt)
     if settings.metrics_port is not None:

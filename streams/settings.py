@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     threshold_high: float = Field(default=0.7, ge=0, le=1)
     threshold_critical: float = Field(default=0.85, ge=0, le=1)
     hysteresis: float = Field(default=0.05, ge=0, le=0.5, description="A tier is left only below its threshold minus this.")
+    tier_mode: Literal["fixed", "precision", "capacity"] = Field(
+        default="fixed", description="fixed: the thresholds above; precision / capacity: set by the learner from the "
+                                     "resolved labels, used with the model that published them (the prior keeps the fixed ones).")
+    tier_target_precision: float = Field(default=0.6, gt=0, le=1, description="precision mode: watch tier's alert precision "
+                                         "(high and critical aim a third and two thirds of the way on to 1).")
+    tier_daily_capacity: float = Field(default=200.0, gt=0, description="capacity mode: watch alerts per day the team "
+                                       "can handle (high half of it, critical a quarter).")
     cooldown_days: float = Field(default=7.0, ge=0, description="No new alert episode for a customer within this after the last one ended.")
     control_share: float = Field(default=0.10, ge=0, le=1, description="Share of alerted customers held out as control.")
     policy_file: Path | None = Field(default=None, description="Offer policy YAML; unset uses the packaged default.")

@@ -1,6 +1,7 @@
 """The online model through the real broker and Redis: labels resolved in the stream reach
 the one learner, which publishes versions to the registry (each with its rolling metrics);
-the running scorer loads each newest version without a restart; a restarted learner goes on
+the running scorer loads each newest version without a restart, with the tier thresholds
+the learner set from the labels (capacity mode); a restarted learner goes on
 from the newest version instead of starting from scratch."""
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def seq(meta: dict) -> int:
 def test_versions_advance_scorers_reload_and_a_restarted_learner_goes_on(run_settings, redis_cleanup):
     port = free_port()
     s = run_settings.model_copy(update={"metrics_port": port, "horizon_days": 14.0, "snapshot_interval_days": 3.0,
-                                        "min_labels": 100, "publish_every": PUBLISH_EVERY, "model_poll_s": 0.5})
+                                        "min_labels": 100, "publish_every": PUBLISH_EVERY, "model_poll_s": 0.5,
+                                        "tier_mode": "capacity", "tier_daily_capacity": 5.0})
     sim = Simulator(250, seed=21, start=START, churn_share=0.4, horizon_days=120)
     feed = Feed(s)
     loads = lambda: metric(port, "churn_model_loads_total")  # noqa: E731
@@ -50,6 +52,12 @@ def test_versions_advance_scorers_reload_and_a_restarted_learner_goes_on(run_set
         feed.drained([a], deadline_s=240)
         # the running scorer picks up a newer version, without a restart
         wait_for(lambda: max(map(seq, run(versions(s)))) > first and loads() >= 2, "a newer version loaded", [a], 60)
+        # capacity mode: the version's thresholds, set from labels, are the ones in use once it is ready
+        latest = max(run(versions(s)), key=seq)
+        assert latest["tiers"] and latest["tiers"] == sorted(latest["tiers"]), latest
+        want = latest["tiers"] if latest["ready"] else [s.threshold_watch, s.threshold_high, s.threshold_critical]
+        in_use = lambda: [metric(port, f'churn_tier_threshold_ratio{{tier="{t}"}}') for t in ("watch", "high", "critical")]  # noqa: E731
+        wait_for(lambda: in_use() == pytest.approx(want), f"tier thresholds {want} in use", [a], 15)
         before = run(versions(s))
         labels_before = metric(port, "churn_labels_total")
     newest = max(before, key=seq)

@@ -135,3 +135,28 @@ def test_hand_over_only_when_the_model_ranks_at_least_as_well_as_the_prior():
         if not ex.y:
             one_sided.update(ex)
     assert not one_sided.ready_given(0.9, 0.5), "no churners seen yet: no hand-over"
+
+
+def test_meta_carries_tier_thresholds_set_from_the_window_for_precision_or_capacity():
+    from alerts.tiers import Tiers
+
+    exs = list(examples(600, seed=4, churn_rate=0.4))
+    by_precision = Learner(ChurnModel(), tier_goal={"target_precision": 0.7}, hysteresis=0.03)
+    by_capacity = Learner(ChurnModel(), tier_goal={"daily_capacity": 40.0})
+    fixed = Learner(ChurnModel())
+    for ex in exs:
+        for lrn in (by_precision, by_capacity, fixed):
+            lrn.update(ex)
+    assert "tiers" not in fixed.health()
+    ps, ys = [p for p, _ in by_precision.window], [y for _, y in by_precision.window]
+    w, h, c = by_precision.health()["tiers"]
+    expected = Tiers.from_labels(ps, ys, target_precision=0.7, hysteresis=0.03)
+    assert (w, h, c) == (expected.watch, expected.high, expected.critical)
+    for threshold, goal in ((w, 0.7), (h, 0.8), (c, 0.9)):  # precision of the alerts at each threshold
+        hits = [y for p, y in zip(ps, ys) if p >= threshold]
+        assert sum(hits) / len(hits) >= goal - 1e-9
+    # capacity: the window's 600 snapshots were taken one a second, so its span is the 1-day floor
+    w, h, c = by_capacity.health()["tiers"]
+    ps = [p for p, _ in by_capacity.window]
+    assert sum(p >= w for p in ps) <= 40 and sum(p >= h for p in ps) <= 20 and sum(p >= c for p in ps) <= 10
+    assert Learner(ChurnModel(), tier_goal={"target_precision": 1.0}).learned_tiers([0.9, 0.8], [False, False]) is None
