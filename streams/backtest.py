@@ -71,8 +71,10 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
             due.schedule(cid, step.record.next_check)
 
     def ticks_until(t: float) -> None:
-        for cid, at in due.pop_due_items(t):
-            apply(cid, proc.on_tick(cid, records[cid], to_dt(at)))
+        # until none is due: a checkpoint may schedule the customer's next one before ``t``
+        while items := due.pop_due_items(t):
+            for cid, at in items:
+                apply(cid, proc.on_tick(cid, records[cid], to_dt(at)))
 
     for i, ev in enumerate(todo):
         t = ev.occurred_at.timestamp()

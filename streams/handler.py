@@ -68,8 +68,10 @@ class CustomerHandler:
             # Replay mode: checkpoints the watermark passed run first, inline, exactly as in the
             # backtest. Their keys share this partition (one due index per partition), and Faust
             # writes the changelog to the current event's partition, so this is safe.
-            for customer_id, at in self.sweep.due(partition, wm):
-                await self._apply_tick(partition, customer_id.encode(), at)
+            # Until none is due: a checkpoint may schedule the customer's next one before ``wm``.
+            while due := self.sweep.due(partition, wm):
+                for customer_id, at in due:
+                    await self._apply_tick(partition, customer_id.encode(), at)
         record = CustomerRecord.decode(self.table.get(key))
         step = self.processor.on_event(record, ev, ev.occurred_at)
         outcome = await self._commit(partition, key, ev.customer_id, step, event=ev)

@@ -39,3 +39,21 @@ def test_simulator_figures_follow_their_definitions():
     assert f["median_days_of_warning"] == 20.0
     assert f["alert_precision"] == 1 / 3  # of a, b, d only a churned after the alert
     assert 0.0 <= f["roc_auc"] <= 1.0 and math.isfinite(f["pr_auc"])
+
+
+def test_every_checkpoint_due_before_the_cut_off_runs_whatever_else_happens():
+    """A checkpoint can schedule the customer's next one before the cut-off; those must run
+    too, not wait for some other event to come along."""
+    from schemas.events import AppActivityEvent, OrderEvent
+
+    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    orders = [OrderEvent(event_id=f"o{i}", customer_id="quiet", occurred_at=t0 + timedelta(days=7 * i), event_type="order",
+                         order_id=f"o{i}", status="placed", amount=40.0, currency="EUR", items=1, channel="web")
+              for i in range(8)]
+    as_of = t0 + timedelta(days=7 * 7 + 40)
+    others = [AppActivityEvent(event_id=f"x{i}", customer_id=f"other{i}", occurred_at=as_of - timedelta(minutes=i + 1),
+                               event_type="app_activity", activity="login", platform="web") for i in range(20)]
+    s = Settings(min_labels=10**9)
+    alone, crowded = run_backtest(orders, as_of=as_of, settings=s), run_backtest(orders + others, as_of=as_of, settings=s)
+    assert [d.alert_id for c, d in alone.alerts if c == "quiet"] == [d.alert_id for c, d in crowded.alerts if c == "quiet"]
+    assert [d.tier for c, d in alone.alerts if c == "quiet"], "40 days of silence after a weekly rhythm raised no alert"
