@@ -45,7 +45,7 @@ class CustomerRecord:
     def decode(cls, raw: bytes | None) -> "CustomerRecord":
         if not raw:
             return cls()
-        nc, s, a, p, lsa, t, cn, ie = json.loads(raw)
+        nc, s, a, p, lsa, t, cn, *newer = json.loads(raw)  # records written before in_experiment have 7 parts
         return cls(
             state=CustomerState.from_json(s) if s is not None else None,
             alert=AlertState.from_json(a),
@@ -54,7 +54,7 @@ class CustomerRecord:
             tracking=OfferTracking.from_json(t) if t is not None else None,
             next_check=nc,
             churn_noted_at=cn,
-            in_experiment=ie,
+            in_experiment=bool(newer and newer[0]),
         )
 
     @staticmethod
