@@ -96,6 +96,10 @@ class ProfileUpdate(_Envelope):
     signup_date: date | None = Field(default=None, description="Date the customer signed up.", examples=["2021-03-14"])
     marketing_consent: bool | None = Field(default=None, description="May we send marketing offers?", examples=[True])
     owner: str | None = Field(default=None, max_length=200, description="Account manager, if any.", examples=["anna.k"])
+    snooze_until: AwareDatetime | None = Field(
+        default=None, description="A retention agent's snooze: no risk alert for this customer before this event time "
+                                  "(the episode is still tracked; only a later escalation alerts after it).",
+        examples=["2024-06-01T00:00:00+00:00"])
 
 
 class OfferOutcome(_Envelope):

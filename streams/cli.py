@@ -43,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="offer effect: treated vs control, uplift with confidence interval")
     rp.add_argument("--demo", action="store_true", help="the last `churn-alert demo` run's offers (its own Redis keys)")
 
+    sn = sub.add_parser("snooze", help="no risk alert for a customer until a time (a retention agent's snooze)")
+    sn.add_argument("customer_id")
+    until = sn.add_mutually_exclusive_group(required=True)
+    until.add_argument("--until", type=datetime.fromisoformat, help="RFC 3339 time with offset, e.g. 2024-06-01T00:00:00+00:00")
+    until.add_argument("--days", type=float, help="from now")
+
     sc = sub.add_parser("schemas", help="JSON Schema files of every topic")
     sc.add_argument("action", choices=["export"])
     sc.add_argument("--dir", type=Path, default=Path(__file__).resolve().parent.parent / "schemas" / "json")
@@ -94,6 +100,10 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
 
             settings = settings.model_copy(update={"redis_prefix": demo_redis_prefix(settings)})
         return asyncio.run(report(settings))
+    if args.command == "snooze":
+        from streams.commands import snooze
+
+        return asyncio.run(snooze(settings, args.customer_id, until=args.until, days=args.days))
     if args.command == "schemas":
         from schemas.export import export
 

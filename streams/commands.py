@@ -1,9 +1,9 @@
-"""``simulate``, ``replay`` and ``report``: short commands around the producer and Redis."""
+"""``simulate``, ``replay``, ``snooze`` and ``report``: short commands around the producer and Redis."""
 
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
@@ -51,6 +51,32 @@ def load_events(path: Path) -> list:
         except ValidationError as exc:
             raise DecodeError("invalid", f"{path}:{no}: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from None
     return events
+
+
+async def snooze(settings: Settings, customer_id: str, *, until: datetime | None, days: float | None) -> int:
+    """Publish a profile update that snoozes the customer's risk alerts until ``until``
+    (or ``days`` from now); it goes through the stream like any event, so it is kept in
+    the customer's state, survives restarts and is erased with it."""
+    from schemas.events import ProfileUpdate
+
+    now = datetime.now(timezone.utc)
+    if until is None:
+        until = now + timedelta(days=days or 0.0)
+    if until.tzinfo is None:
+        raise DecodeError("invalid", f"--until needs a UTC offset, e.g. {until.isoformat()}+00:00")
+    ev = ProfileUpdate(event_type="profile", event_id=f"snooze-{customer_id}-{until.timestamp():.0f}",
+                       customer_id=customer_id, occurred_at=now, snooze_until=until)
+    with services(settings) as s:
+        await ensure_topics(s)
+        prod = producer(s)
+        await prod.start()
+        try:
+            await publish_models(prod, s, [ev])
+            await prod.flush()
+        finally:
+            await prod.stop()
+    print(f"{customer_id}: no risk alert before {until.isoformat()}")
+    return 0
 
 
 async def replay(settings: Settings, path: Path) -> int:

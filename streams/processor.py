@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from alerts import experiment
-from alerts.policy import AlertDecision, decide
+from alerts.policy import AlertDecision, decide, snooze
 from alerts.tiers import Tiers
 from models import labelling
 from models.features import compute_features
@@ -115,6 +115,8 @@ class Processor:
         seen_before = record.state.last_activity_at if record.state is not None else None
         record.state = apply_event(record.state, event)
         if isinstance(event, ProfileUpdate):
+            if event.snooze_until is not None:
+                record.alert = snooze(record.alert, event.snooze_until)
             return Step("stored", record)
         step = Step("scored", record)
         last = record.state.last_activity_at
