@@ -49,16 +49,28 @@ return {res, 0}
 """
 
 _FORGET = """
+local approvals = KEYS[#KEYS]
 local ids = redis.call('HKEYS', KEYS[1])
 local n = 0
-for _, id in ipairs(ids) do n = n + redis.call('HDEL', KEYS[3], id) end
-return n + redis.call('DEL', KEYS[1], KEYS[2])
+for _, id in ipairs(ids) do n = n + redis.call('HDEL', approvals, id) end
+for i = 1, #KEYS - 1 do n = n + redis.call('DEL', KEYS[i]) end
+return n
 """
 
 _APPROVE = """
 local plan = redis.call('HGET', KEYS[1], ARGV[1])
 if plan then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return plan
+"""
+
+
+_CLAIM_ALERT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local last = redis.call('HGET', KEYS[2], ARGV[1])
+if last and math.abs(tonumber(ARGV[2]) - tonumber(last)) < tonumber(ARGV[3]) then return 0 end
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[4])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 1
 """
 
 
@@ -92,15 +104,16 @@ class OfferLedger:
         self._reserve = redis.register_script(_RESERVE)
         self._forget = redis.register_script(_FORGET)
         self._approve = redis.register_script(_APPROVE)
+        self._claim = redis.register_script(_CLAIM_ALERT)
 
     def customer_keys(self, customer_id: str) -> list[str]:
         """Every per-customer key this ledger writes."""
         base = f"{self._p}:cust:{customer_id}:"
-        return [base + "offers", base + "contacts"]
+        return [base + "offers", base + "contacts", base + "alerts"]
 
     async def reserve(self, plan: OfferPlan, *, customer_id: str, day: date, caps: Caps) -> Reserved | Skip:
         """Check every cap and count the offer in one atomic step; control plans count nothing."""
-        offers, contacts = self.customer_keys(customer_id)
+        offers, contacts, _alerts = self.customer_keys(customer_id)
         keys = [offers, contacts, f"{self._p}:day:{day.isoformat()}:type:{plan.offer_type}",
                 f"{self._p}:day:{day.isoformat()}:spend", f"{self._p}:approvals"]
         day_s = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp())
@@ -115,9 +128,22 @@ class OfferLedger:
             return Skip(res)  # the sentence stored by the first reserve of this offer_id
         return Reserved(plan.offer_id, plan.status, bool(dup))
 
-    async def claim_alert(self, alert_id: str, *, ttl_s: int | None = None) -> bool:
-        """True exactly once per ``alert_id`` (until the TTL), across workers and replays."""
-        return bool(await self._r.set(f"{self._p}:alert:{alert_id}", b"1", nx=True, ex=ttl_s or self._ttl))
+    async def claim_alert(self, alert_id: str, *, ttl_s: int | None = None,
+                          slot: tuple[str, str, float, float] | None = None) -> bool:
+        """True exactly once per ``alert_id`` (until the TTL), across workers and replays.
+
+        ``slot`` = (customer_id, tier, event time, window seconds): also False when the
+        customer had an alert of that tier within the window of this one's event time. Two
+        episodes of a customer are at least the cooldown apart, so that only happens when
+        a restart re-decided an episode whose start moved with how the input topics
+        interleaved (a new alert_id for the same episode).
+        """
+        key, ttl = f"{self._p}:alert:{alert_id}", ttl_s or self._ttl
+        if slot is None:
+            return bool(await self._r.set(key, b"1", nx=True, ex=ttl))
+        customer_id, tier, at, window_s = slot
+        return bool(await self._claim(keys=[key, f"{self._p}:cust:{customer_id}:alerts"],
+                                      args=[tier, repr(float(at)), repr(float(window_s)), ttl]))
 
     async def pending_approvals(self) -> list[OfferPlan]:
         """Offers waiting for an agent, oldest first."""

@@ -11,7 +11,7 @@ from typing import Any
 from alerts import experiment
 from alerts.drivers import primary_driver
 from alerts.offers import OfferPlan, OfferPolicy, Skip, build_offer, choose_offer
-from alerts.policy import stable_id
+from alerts.policy import DAY_S, stable_id
 from models.features import value_segment
 from schemas.codec import encode
 from schemas.events import ErasureConfirmation, OfferOutcome, RiskAlert
@@ -52,7 +52,7 @@ class Effects:
 
     async def _alert(self, customer_id: str, step: Step) -> None:
         d, rec = step.decision, step.record
-        if not await self.ledger.claim_alert(d.alert_id):
+        if not await self.ledger.claim_alert(d.alert_id, slot=(customer_id, d.tier, step.at, self.s.cooldown_days * DAY_S)):
             self.metrics.alerts_suppressed.inc()
             return
         occurred = to_dt(step.at)

@@ -140,12 +140,13 @@ def test_forget_customer_removes_every_per_customer_key_and_only_theirs():
             for n in (1, 2):
                 p = plan(n, customer=cust, value=20 * (2 - n), monetary=n == 1, status="pending_approval" if n == 1 else "send")
                 assert isinstance(await ledger.reserve(p, customer_id=cust, day=DAY, caps=CAPS), Reserved)
+            assert await ledger.claim_alert(f"al-{cust}", slot=(cust, "watch", 1.0, 86_400.0))
         assert sorted(k.decode() for k in await redis.keys(f"{prefix}:cust:c-1:*")) == sorted(ledger.customer_keys("c-1"))
         removed = await ledger.forget_customer("c-1")
-        assert removed == 3  # two keys and one pending approval
+        assert removed == 4  # three keys and one pending approval
         assert [k async for k in redis.scan_iter(match=f"{prefix}:cust:c-1:*")] == []
         assert [p.customer_id for p in await ledger.pending_approvals()] == ["c-2"]
-        assert len([k async for k in redis.scan_iter(match=f"{prefix}:cust:c-2:*")]) == 2
+        assert len([k async for k in redis.scan_iter(match=f"{prefix}:cust:c-2:*")]) == 3
         assert await ledger.forget_customer("c-1") == 0
     in_redis(body)
 
@@ -168,3 +169,18 @@ def test_works_with_decoded_responses(decode):
                 await redis.delete(*keys)
             await redis.aclose()
     asyncio.run(main())
+
+
+def test_claim_alert_with_a_slot_refuses_the_same_tier_for_the_customer_within_the_window():
+    async def body(ledger, redis, prefix):
+        day = 86_400.0
+        assert await ledger.claim_alert("al-a", slot=("c1", "watch", 100 * day, 7 * day)) is True
+        # the same episode re-decided after a restart, starting 3 hours later: a new id, same slot
+        assert await ledger.claim_alert("al-b", slot=("c1", "watch", 100 * day + 3 * 3600, 7 * day)) is False
+        assert await ledger.claim_alert("al-c", slot=("c1", "high", 100 * day + 3 * 3600, 7 * day)) is True  # escalation
+        assert await ledger.claim_alert("al-d", slot=("c2", "watch", 100 * day, 7 * day)) is True  # someone else
+        assert await ledger.claim_alert("al-e", slot=("c1", "watch", 108 * day, 7 * day)) is True  # a later episode
+        assert await ledger.claim_alert("al-e", slot=("c1", "watch", 200 * day, 7 * day)) is False  # the id itself
+        assert f"{prefix}:cust:c1:alerts" in ledger.customer_keys("c1")  # erasure removes it
+        assert await redis.exists(f"{prefix}:cust:c1:alerts")
+    in_redis(body)
