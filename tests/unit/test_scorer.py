@@ -63,7 +63,7 @@ def test_refresh_loads_only_new_versions(prefix):
             assert await scorer.refresh(reg) is False
 
             m2 = model_with(40)
-            v2 = await reg.publish(m2.to_bytes(), {"ready": False})
+            await reg.publish(m2.to_bytes(), {"ready": False})
             assert await scorer.refresh(reg) is True
             assert scorer.score(X)[1] == "rules-1"  # enough labels, but the learner has not declared it ready
             v3 = await reg.publish(m2.to_bytes(), {"ready": True})
