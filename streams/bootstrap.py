@@ -72,6 +72,10 @@ class Runtime:
         for name in ("watch", "high", "critical"):
             self.metrics.tier_threshold.labels(tier=name).set(tiers.threshold(name))
 
+    def forget_learner(self) -> None:
+        """Drop the in-memory learner; the next label resumes one from the registry."""
+        self._learner = None
+
     async def get_learner(self) -> Learner:
         """The learner, resumed from the newest registry version on first use."""
         if self._learner is None:

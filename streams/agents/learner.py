@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from faust.types import StreamT
+from faust.types import TP, StreamT
 
 from streams.agents.guard import guarded
 
@@ -18,14 +19,32 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def forget_unpublished(rt: "Runtime", unpublished: list, revoked: Iterable[TP]) -> bool:
+    """The labels partition left this worker: drop the in-memory learner and the labels it
+    learned since the last publish. Whoever reads the partition next (this worker again,
+    after the seek) resumes from the newest version and learns them once more; keeping
+    them would learn them twice. True when something was dropped."""
+    labels = rt.settings.topic("labels")
+    if not any(tp.topic == labels for tp in revoked):
+        return False
+    rt.forget_learner()
+    unpublished.clear()
+    return True
+
+
 def register(rt: "Runtime") -> None:
+    unpublished: list = []  # label events learned since the last publish, not yet acked
+
+    @rt.app.on_partitions_revoked.connect
+    async def on_revoked(sender, revoked: Iterable[TP] = (), **kwargs) -> None:  # noqa: ANN001
+        forget_unpublished(rt, unpublished, revoked)
+
     @rt.app.agent(rt.topics.labels, name="learner")
     async def learner(stream: StreamT[bytes]) -> None:
         # A label is acked (its offset may be committed) only once a published version holds
         # it: a learner that stops or dies in between leaves those labels to its successor,
         # which resumes from the newest version and learns them again. Nothing is lost.
         manual = stream.noack()
-        unpublished = []
         async for event in manual.events():
             unpublished.append(event)
             try:
