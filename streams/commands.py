@@ -17,27 +17,37 @@ from streams.settings import Settings
 _EVENT = TypeAdapter(AnyEvent)
 
 
+async def _publish(s: Settings, events: list, *, progress: str | None = None) -> int:
+    """Create the topics, publish ``events`` (5,000 at a time) and flush; ``progress``
+    labels a running count on stderr."""
+    await ensure_topics(s)
+    prod = producer(s)
+    await prod.start()
+    try:
+        sent = 0
+        for i in range(0, len(events), 5000):
+            sent += await publish_models(prod, s, events[i:i + 5000])
+            if progress:
+                print(f"\r{progress} {sent}/{len(events)}", end="", file=sys.stderr, flush=True)
+        await prod.flush()
+    finally:
+        await prod.stop()
+    return sent
+
+
 async def simulate(settings: Settings, customers: int, days: float, seed: int, start: datetime, out: Path | None) -> int:
     from streams.simulator import Simulator
 
     sim = Simulator(customers, seed=seed, start=start)
     events = sim.events_between(start, start + timedelta(days=days))
     if out is not None:
-        from streams.simulator import write_fates, to_jsonl
+        from streams.simulator_io import write_run
 
-        to_jsonl(events, out)
-        write_fates(sim, out.with_suffix(".fates.json"))
-        print(f"wrote {len(events)} events of {customers} customers to {out}")
+        n, side = write_run(events, sim.fates, out)
+        print(f"wrote {n} events of {customers} customers to {out} and their fates to {side}")
         return 0
     with services(settings) as s:
-        await ensure_topics(s)
-        prod = producer(s)
-        await prod.start()
-        try:
-            n = await publish_models(prod, s, events)
-            await prod.flush()
-        finally:
-            await prod.stop()
+        n = await _publish(s, events)
     print(f"published {n} events of {customers} customers to {s.bootstrap_servers}")
     return 0
 
@@ -67,14 +77,7 @@ async def snooze(settings: Settings, customer_id: str, *, until: datetime | None
     ev = ProfileUpdate(event_type="profile", event_id=f"snooze-{customer_id}-{until.timestamp():.0f}",
                        customer_id=customer_id, occurred_at=now, snooze_until=until)
     with services(settings) as s:
-        await ensure_topics(s)
-        prod = producer(s)
-        await prod.start()
-        try:
-            await publish_models(prod, s, [ev])
-            await prod.flush()
-        finally:
-            await prod.stop()
+        await _publish(s, [ev])
     print(f"{customer_id}: no risk alert before {until.isoformat()}")
     return 0
 
@@ -82,17 +85,7 @@ async def snooze(settings: Settings, customer_id: str, *, until: datetime | None
 async def replay(settings: Settings, path: Path) -> int:
     events = load_events(path)
     with services(settings) as s:
-        await ensure_topics(s)
-        prod = producer(s)
-        await prod.start()
-        try:
-            sent = 0
-            for i in range(0, len(events), 5000):
-                sent += await publish_models(prod, s, events[i:i + 5000])
-                print(f"\rreplayed {sent}/{len(events)}", end="", file=sys.stderr, flush=True)
-            await prod.flush()
-        finally:
-            await prod.stop()
+        sent = await _publish(s, events, progress="replayed")
     print(f"\nreplayed {sent} events from {path}")
     return 0
 

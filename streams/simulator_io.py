@@ -46,6 +46,14 @@ def sidecar_path(out: str | Path) -> Path:
     return p.with_name(p.name.removesuffix(".jsonl") + ".fates.json")
 
 
+def write_run(events: Iterable[Event], fates: dict[str, Any], out: str | Path) -> tuple[int, Path]:
+    """``out`` (events as JSON lines) and its fates sidecar; (events written, sidecar path)."""
+    n = to_jsonl(events, out)
+    side = sidecar_path(out)
+    side.write_text(json.dumps(fates_json(fates), indent=1), encoding="utf-8")
+    return n, side
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Write a simulated event file and its fates sidecar."""
     from streams.simulator import Simulator
@@ -62,8 +70,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
     sim = Simulator(args.customers, seed=args.seed, start=start, churn_share=args.churn_share, horizon_days=args.days)
-    n = to_jsonl(sim.events_between(start, start + timedelta(days=args.days)), args.out)
-    side = sidecar_path(args.out)
-    side.write_text(json.dumps(fates_json(sim.fates), indent=1), encoding="utf-8")
+    n, side = write_run(sim.events_between(start, start + timedelta(days=args.days)), sim.fates, args.out)
     print(f"wrote {n} events to {args.out} and fates of {len(sim.fates)} customers to {side}")
     return 0

@@ -251,3 +251,14 @@ def test_cli_writes_events_and_fates(tmp_path, capsys):
     fates = json.loads(sidecar_path(out).read_text())
     assert len(fates) == 25 and all(set(f) >= {"persona", "churns", "churn_at", "closes_account"} for f in fates.values())
     assert all(f["churn_at"] is None or f["churn_at"] <= (START + timedelta(days=40)).isoformat() for f in fates.values())
+
+
+def test_churn_alert_simulate_out_writes_events_and_fates_without_a_broker(tmp_path, capsys):
+    from streams.cli import main as cli
+
+    out = tmp_path / "run.jsonl"
+    assert cli(["simulate", "--customers", "5", "--days", "10", "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert lines and all(TypeAdapter(AnyEvent).validate_json(line) for line in lines)
+    fates = json.loads(sidecar_path(out).read_text())
+    assert len(fates) == 5 and f"wrote {len(lines)} events" in capsys.readouterr().out
