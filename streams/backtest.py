@@ -92,7 +92,7 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
         if rec.state is None:
             continue
         score, _ = scorer.score(compute_features(rec.state, now))
-        scores[cid] = (score, proc.tiers.next_tier(rec.alert.tier, score))
+        scores[cid] = (score, proc.tiers_in_use.next_tier(rec.alert.tier, score))
     if progress:
         print(file=sys.stderr)
     return BacktestResult(scores=scores, events=len(todo), labels=n_labels, model_version=scorer.score({})[1], alerts=alerts,

@@ -68,7 +68,7 @@ class Runtime:
 
     def show_tiers(self) -> None:
         """Export the tier thresholds in use (the model's, set from labels, or the configured)."""
-        tiers = self.scorer.tiers or tiers_from(self.settings)
+        tiers = self.handler.processor.tiers_in_use
         for name in ("watch", "high", "critical"):
             self.metrics.tier_threshold.labels(tier=name).set(tiers.threshold(name))
 

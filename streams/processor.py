@@ -99,6 +99,11 @@ class Processor:
     def horizon(self) -> timedelta:
         return timedelta(days=self.horizon_days)
 
+    @property
+    def tiers_in_use(self) -> Tiers:
+        """The model's thresholds set from labels, when it has them; else the configured ``tiers``."""
+        return self.scorer.tiers or self.tiers
+
     # ------------------------------------------------------------------ messages
     def on_event(self, record: CustomerRecord, event: Event, now: datetime) -> Step:
         """Apply one decoded event at event time ``now`` (its ``occurred_at``).
@@ -181,7 +186,7 @@ class Processor:
         step.features, step.score, step.version, step.trigger, step.at = x, score, version, trigger, t
         if record.churn_noted_at is None:  # a customer already lost gets a win-back, not a retention alert
             record.alert, step.decision = decide(
-                record.alert, customer_id=customer_id, score=score, now=now, tiers=self.scorer.tiers or self.tiers,
+                record.alert, customer_id=customer_id, score=score, now=now, tiers=self.tiers_in_use,
                 cooldown_days=self.cooldown_days, reasons=LazyReasons(lambda: self.scorer.explain(x, 3)))
         if not record.state.churned and record.churn_noted_at is None:  # a lost customer yields no more snapshots:
             # else every interval would make one, checkpoints would never end and each would resolve positive
