@@ -35,7 +35,7 @@ from typing import Any
 from river import drift
 
 from alerts.tiers import Tiers
-from models.labelling import LabelledExample
+from models.labelling import DAY, LabelledExample
 from models.metrics import ModelMetrics, roc_auc
 from models.model import DEFAULT_KIND, ChurnModel
 from models.prior import RulePrior
@@ -129,18 +129,20 @@ class Learner:
         enough = m.n_seen >= self.min_labels and min(m.n_pos, m.n_neg) >= MIN_PER_CLASS
         return bool(enough and math.isfinite(model_auc) and (not math.isfinite(prior_auc) or model_auc >= prior_auc))
 
-    def _check_ready(self) -> bool:
-        if not self.window:
-            return False
+    def _window_aucs(self) -> tuple[float, float]:
+        """Rolling ROC AUC of the model, and of the prior on the same resolved examples."""
         ys = [y for _, y in self.window]
-        return self.ready_given(roc_auc([p for p, _ in self.window], ys), roc_auc(list(self.prior_window), ys))
+        return roc_auc([p for p, _ in self.window], ys), roc_auc(list(self.prior_window), ys)
+
+    def _check_ready(self) -> bool:
+        return bool(self.window) and self.ready_given(*self._window_aucs())
 
     def learned_tiers(self, ps: list[float], ys: list[bool]) -> list[float] | None:
         """Thresholds (watch, high, critical) for ``tier_goal`` on the window; ``None`` when
         no thresholds reach it (the scorer then keeps the fixed ones)."""
         goal = dict(self.tier_goal or {})
         if "daily_capacity" in goal:
-            goal["days"] = max(1.0, (max(self.taken) - min(self.taken)) / 86400)
+            goal["days"] = max(1.0, (max(self.taken) - min(self.taken)) / DAY)
         try:
             t = Tiers.from_labels(ps, ys, hysteresis=self.hysteresis, **goal)
         except ConfigError:
@@ -154,8 +156,7 @@ class Learner:
                              "ready": False, "drifts": self.drifts, "window": len(w)}
         if w:
             ps, ys = [p for p, _ in w], [y for _, y in w]
-            h["roc_auc"] = roc_auc(ps, ys)
-            h["prior_roc_auc"] = roc_auc(list(self.prior_window), ys)
+            h["roc_auc"], h["prior_roc_auc"] = self._window_aucs()
             h["ready"] = self.ready_given(h["roc_auc"], h["prior_roc_auc"])
             h["log_loss"] = -sum(math.log(max(EPS, p if y else 1 - p)) for p, y in w) / len(w)
             h["brier"] = sum((float(y) - p) ** 2 for p, y in w) / len(w)
