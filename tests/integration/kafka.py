@@ -140,7 +140,11 @@ class Feed:
 
 
 def outcome_counts(port: int) -> dict[str, float]:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    """``churn_messages_total`` by outcome on a worker's /metrics ({} when the endpoint is not up yet)."""
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    except OSError:
+        return {}
     out = {}
     for line in text.splitlines():
         if line.startswith("churn_messages_total{"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
@@ -16,7 +15,7 @@ from schemas.events import AppActivityEvent, OrderEvent
 from streams.embedded import free_port
 from streams.procs import WorkerProcess
 from streams.publish import TOPIC_OF_TYPE
-from tests.integration.kafka import collect, outcome_counts, publish, run
+from tests.integration.kafka import collect, outcome_counts, publish, run, wait_for
 
 pytestmark = pytest.mark.integration
 TOTAL, BAD_SHARE, DUP_SHARE = 10_000, 0.20, 0.05
@@ -63,25 +62,19 @@ def test_every_message_is_accounted_for_exactly(run_settings, redis_cleanup):
     raw = [(topic_for(value, s, rng), f"c{rng.randrange(500):03d}".encode(), value) for value, _ in bad]
     with WorkerProcess(s) as worker:
         run(publish(s, good + dups, raw=raw))
-        deadline = time.monotonic() + 120
         counts: dict[str, float] = {}
-        while True:  # poll the worker's own metrics with a deadline
-            assert worker.alive(), worker.log_tail()
-            try:
-                counts = outcome_counts(port)
-            except OSError:
-                counts = {}
-            if sum(counts.get(k, 0) for k in ("applied", "dead_lettered", "duplicate")) >= TOTAL:
-                break
-            assert time.monotonic() < deadline, f"not all messages accounted for: {counts}\n{worker.log_tail()}"
-            time.sleep(0.25)
+
+        def accounted() -> bool:  # the worker's own metrics
+            counts.clear()
+            counts.update(outcome_counts(port))
+            return sum(counts.get(k, 0) for k in ("applied", "dead_lettered", "duplicate")) >= TOTAL
+
+        wait_for(accounted, "every message applied, dead-lettered or a duplicate", [worker], 120, every=0.25)
         letters = run(collect(s, ["dead_letter"], lambda rs: len(rs) >= n_bad, deadline_s=60))
         # still consuming afterwards
         run(publish(s, valid_events(1, now + timedelta(seconds=1), random.Random(99))))
-        deadline = time.monotonic() + 30
-        while outcome_counts(port).get("applied", 0) < counts["applied"] + 1:
-            assert time.monotonic() < deadline, "worker stopped consuming"
-            time.sleep(0.25)
+        wait_for(lambda: outcome_counts(port).get("applied", 0) >= counts["applied"] + 1,
+                 "the worker still consuming after the bad messages", [worker], 30, every=0.25)
     assert counts["applied"] + counts["dead_lettered"] + counts["duplicate"] == TOTAL
     assert counts["dead_lettered"] == n_bad and counts["duplicate"] == n_dup
     assert counts["applied"] == TOTAL - n_bad - n_dup

@@ -30,7 +30,7 @@ from streams.bootstrap import processor_from
 from streams.procs import WorkerProcess
 from streams.record import CustomerRecord
 from streams.sweep import partition_of
-from tests.integration.kafka import collect, publish, run
+from tests.integration.kafka import collect, publish, run, wait_for
 
 pytestmark = pytest.mark.integration
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -195,14 +195,14 @@ async def latest_changelog_value(s, key: str, deadline_s: float = 20.0) -> tuple
 
 
 def wait_for_score(r: redis.Redis, key: str, worker: WorkerProcess, deadline_s: float = 30.0, at: float | None = None) -> dict:
-    end = time.monotonic() + deadline_s
-    while True:
-        h = r.hgetall(key)
-        if h and (at is None or int(h[b"at"]) == int(at)):
-            return {k.decode(): v.decode() for k, v in h.items()}
-        assert worker.alive(), worker.log_tail()
-        assert time.monotonic() < end, f"no score at {key} within {deadline_s}s"
-        time.sleep(0.2)  # polling Redis with a deadline
+    got: dict = {}
+
+    def scored() -> bool:
+        got.update(r.hgetall(key))
+        return bool(got) and (at is None or int(got[b"at"]) == int(at))
+
+    wait_for(scored, f"a score at {key}" + (f" for event time {at}" if at is not None else ""), [worker], deadline_s, every=0.2)
+    return {k.decode(): v.decode() for k, v in got.items()}
 
 
 def test_erased_customer_leaves_nothing_and_starts_from_nothing(run_settings, redis_cleanup):

@@ -31,7 +31,7 @@ from schemas.events import AppActivityEvent, OrderEvent, ProfileUpdate, SupportE
 from streams.embedded import free_port
 from streams.procs import WorkerProcess
 from streams.record import CustomerRecord
-from tests.integration.kafka import outcome_counts, publish, run
+from tests.integration.kafka import outcome_counts, publish, run, wait_for
 
 pytestmark = pytest.mark.integration
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -93,17 +93,9 @@ def diff(got: dict, want: dict) -> dict:
 
 def wait_for_outcomes(worker: WorkerProcess, port: int, done, deadline_s: float) -> dict[str, float]:
     """Poll the worker's own /metrics until ``done(counts)``, with a deadline."""
-    end, counts = time.monotonic() + deadline_s, {}
-    while True:
-        assert worker.alive(), worker.log_tail()
-        try:
-            counts = outcome_counts(port)
-        except OSError:
-            counts = {}
-        if counts and done(counts):
-            return counts
-        assert time.monotonic() < end, f"outcomes {counts} not reached in {deadline_s}s\n{worker.log_tail()}"
-        time.sleep(0.2)  # polling with a deadline
+    wait_for(lambda: bool(counts := outcome_counts(port)) and done(counts), "message outcomes reached", [worker], deadline_s,
+             every=0.2)
+    return outcome_counts(port)
 
 
 async def changelog_records(s, wanted: dict[str, str], deadline_s: float, worker: WorkerProcess) -> dict[str, CustomerRecord]:
@@ -168,10 +160,8 @@ def test_restarted_worker_recovers_every_customers_state(run_settings, redis_cle
         run(publish(s, events))
         before = wait_for_outcomes(first, port, lambda c: sum(c.values()) >= len(events), 90)
         assert before["applied"] == len(events) and before["duplicate"] == 0 and before["dead_lettered"] == 0
-        deadline = time.monotonic() + 20
-        while sum(r.exists(f"{s.redis_prefix}:cust:{c}:score") for c in customers) < N_CUSTOMERS:
-            assert time.monotonic() < deadline, "scores did not all reach Redis"
-            time.sleep(0.2)  # polling Redis with a deadline
+        wait_for(lambda: sum(r.exists(f"{s.redis_prefix}:cust:{c}:score") for c in customers) >= N_CUSTOMERS,
+                 "every customer's score in Redis", [first], 20, every=0.2)
     finally:
         if how == "sigterm":
             assert first.stop() == 0, first.log_tail()
@@ -183,20 +173,23 @@ def test_restarted_worker_recovers_every_customers_state(run_settings, redis_cle
     with WorkerProcess(s, name="after-restart") as second:
         # On the orders topic, in this order: each customer's duplicate precedes their new order.
         run(publish(s, [e for c in customers for e in (dups[c], news[c])]))
-        deadline, scores = time.monotonic() + 60, {}
-        while len(scores) < N_CUSTOMERS:  # each new order's score, written behind the table write
-            assert second.alive(), second.log_tail()
+        scores: dict[str, str] = {}
+
+        def all_scored() -> bool:  # each new order's score, written behind the table write
             for c in customers:
                 h = r.hgetall(f"{s.redis_prefix}:cust:{c}:score")
                 if h and int(h[b"at"]) == int(AFTER.timestamp()):
                     scores[c] = h[b"score"].decode()
-            if time.monotonic() > deadline:
-                missing = sorted(set(customers) - set(scores))
-                raise AssertionError(
-                    f"{len(missing)} customers' new orders were never scored after the restart: {missing[:10]}; "
-                    f"worker outcomes {outcome_counts(port)} for {2 * N_CUSTOMERS} messages sent (input messages "
-                    f"skipped at start-up, with offsets committed past them, show up exactly like this)")
-            time.sleep(0.2)  # polling Redis with a deadline
+            return len(scores) >= N_CUSTOMERS
+
+        try:
+            wait_for(all_scored, "every new order scored after the restart", [second], 60, every=0.2)
+        except AssertionError as exc:
+            missing = sorted(set(customers) - set(scores))
+            raise AssertionError(
+                f"{len(missing)} customers' new orders were never scored after the restart: {missing[:10]}; "
+                f"worker outcomes {outcome_counts(port)} for {2 * N_CUSTOMERS} messages sent (input messages "
+                f"skipped at start-up, with offsets committed past them, show up exactly like this)\n{exc}") from None
         latest = run(changelog_records(s, {c: news[c].event_id for c in customers}, 30, second))
         counts = outcome_counts(port)
     took = time.monotonic() - t0
