@@ -3,7 +3,8 @@
 (a) CDNOW: the backtest (the stream's own state → features → labelling → learner →
     scorer code, in event-time order) up to 1997-09-30 23:59 with a 90-day label
     horizon, then every customer is scored; truth = no purchase 1997-10-01..1998-06-30.
-    Printed next to the recency baseline of the same run and the README anchors.
+    Printed next to the recency baseline of the same run, the README anchors and a
+    ceiling: the shipped pipeline trained on the holdout truth itself (:func:`ceiling`).
 (b) Per-event cost of score and learn (median, p99 µs) for each compared pipeline.
 (c) Our simulator (:func:`simulator`): ``--sim-customers`` synthetic customers over
     ``--sim-days`` days through the same backtest with the product's default settings
@@ -17,6 +18,7 @@ Usage: ``python bench/quality.py [--kinds logreg,arf,amf,hat] [--horizon-days 90
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import sys
 import time
@@ -72,14 +74,42 @@ def cdnow(events, kinds, horizon_days):
     return models, churned
 
 
-def cost(models, events, churned, n=2000):
-    """Median and p99 µs of score and learn on real feature vectors as of the cut-off."""
+def features_at(events, as_of=AS_OF) -> dict[str, dict[str, float]]:
+    """Every customer's feature vector as of ``as_of`` (the stream's own state and feature code)."""
     states = {}
     for e in events:
-        if e.occurred_at <= AS_OF:
+        if e.occurred_at <= as_of:
             states[e.customer_id] = apply_event(states.get(e.customer_id), e)
-    ids = sorted(states)[:n]
-    xs = [compute_features(states[c], AS_OF) for c in ids]
+    return {c: compute_features(s, as_of) for c, s in states.items()}
+
+
+def ceiling(features, churned, kind=DEFAULT_KIND, folds=5, epochs=5, seed=0) -> float:
+    """ROC AUC of ``kind`` *trained on the holdout truth itself*, ``folds``-fold cross-validated.
+
+    No honest model can see the truth, so this bounds what the features and the pipeline
+    can reach on the CDNOW question: each fold's model learns the other folds' customers'
+    features as of the cut-off with their real holdout outcome (``epochs`` shuffled passes)
+    and scores the held-out fold.
+    """
+    ids = sorted(features)
+    rng = random.Random(seed)
+    rng.shuffle(ids)
+    scores = {}
+    for k in range(folds):
+        test, train = ids[k::folds], [c for i, c in enumerate(ids) if i % folds != k]
+        model = ChurnModel(kind)
+        for _ in range(epochs):
+            rng.shuffle(train)
+            for c in train:
+                model.learn(features[c], churned[c])
+        scores.update((c, model.score(features[c])) for c in test)
+    return roc_auc([scores[c] for c in ids], [churned[c] for c in ids])
+
+
+def cost(models, features, churned, n=2000):
+    """Median and p99 µs of score and learn on real feature vectors as of the cut-off."""
+    ids = sorted(features)[:n]
+    xs = [features[c] for c in ids]
     print(f"Per-event cost on {len(xs)} CDNOW feature vectors ({len(xs[0])} features):")
     for kind, model in models.items():
         sc, le = [], []
@@ -175,7 +205,10 @@ def main(argv=None):
     if not args.no_cdnow:
         events = load(args.data)
         models, churned = cdnow(events, args.kinds.split(","), args.horizon_days)
-        cost(models, events, churned)
+        features = features_at(events)
+        print(f"  {'ceiling: ' + DEFAULT_KIND + ' fit to the truth':34s} ROC AUC {ceiling(features, churned):.3f}  "
+              "(5-fold CV, trained on the holdout outcome itself)")
+        cost(models, features, churned)
     if args.sim_customers > 0:
         print_simulator(simulator(args.sim_customers, args.sim_days, args.sim_seed), args.sim_days, args.sim_seed)
 

@@ -57,3 +57,18 @@ def test_every_checkpoint_due_before_the_cut_off_runs_whatever_else_happens():
     alone, crowded = run_backtest(orders, as_of=as_of, settings=s), run_backtest(orders + others, as_of=as_of, settings=s)
     assert [d.alert_id for c, d in alone.alerts if c == "quiet"] == [d.alert_id for c, d in crowded.alerts if c == "quiet"]
     assert [d.tier for c, d in alone.alerts if c == "quiet"], "40 days of silence after a weekly rhythm raised no alert"
+
+
+def test_ceiling_cross_validates_against_the_truth_it_is_given():
+    import random
+
+    from bench.quality import ceiling
+
+    rng = random.Random(5)
+    features = {f"c{i}": {"days_since_last_order": float(rng.randrange(200))} for i in range(400)}
+    # churned exactly when silent for over 100 days: learnable, so out-of-fold AUC is near 1
+    churned = {c: x["days_since_last_order"] > 100 for c, x in features.items()}
+    assert ceiling(features, churned, epochs=3) > 0.95
+    # the same features with outcomes unrelated to them: nothing to learn, AUC near 0.5
+    noise = {c: rng.random() < 0.5 for c in features}
+    assert abs(ceiling(features, noise, epochs=3) - 0.5) < 0.1
