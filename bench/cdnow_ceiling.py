@@ -5,7 +5,9 @@ purchase 1997-10-01..1998-06-30". This script fits batch models **to that holdou
 truth itself**, 5-fold cross-validated (each customer scored by a model that learned
 the other customers' real outcomes), on everything the calibration period holds:
 recency, frequency, age, spend, items, inter-purchase gaps, purchases and spend in
-the last 30/90/180 days, and the 40-week purchase and spend histograms. No model that
+the last 30/90/180 days, and the 40-week purchase and spend histograms; and, to
+compare, the stream's own feature vectors (``models.features``, squashed as the shipped
+pipeline squashes them) in a batch logistic regression. No model that
 learns only from the calibration period can see the truth, so these figures bound
 what the calibration data supports; the stream's own pipeline is bounded the same way
 in ``bench/quality.py`` (``ceiling``).
@@ -25,7 +27,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.cdnow import AS_OF, load  # noqa: E402
-from bench.quality import truth_and_recency  # noqa: E402
+from bench.quality import features_at, truth_and_recency  # noqa: E402
+from models.model import squash  # noqa: E402
 
 WEEKS = 40
 
@@ -70,7 +73,12 @@ def main() -> None:
     print(f"CDNOW: {len(ids)} customers, {y.mean():.1%} churn in the holdout; "
           f"weeks since last purchase ROC AUC {roc_auc_score(y, [weeks[c] for c in ids]):.3f}")
     logged = np.column_stack([np.log1p(np.abs(summary)), summary])
+    ours = features_at(events)
+    names = sorted({k for x in ours.values() for k in x})
+    stream_features = np.array([[squash(ours[c]).get(k, 0.0) for k in names] for c in ids])
     candidates = {
+        "logistic, the stream's own features": (
+            lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)), stream_features),
         "logistic, summary (log + raw)": (lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)), logged),
         "logistic, summary + weekly histograms": (
             lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)),
