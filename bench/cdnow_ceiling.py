@@ -26,8 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.cdnow import AS_OF, load  # noqa: E402
-from bench.quality import features_at, truth_and_recency  # noqa: E402
+from bench.cdnow import AS_OF, load, truth_and_recency  # noqa: E402
+from bench.quality import features_at  # noqa: E402
 from models.model import squash  # noqa: E402
 
 WEEKS = 40

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.cdnow import AS_OF, HOLDOUT_END, load  # noqa: E402
+from bench.cdnow import AS_OF, load, truth_and_recency  # noqa: E402
 from models.features import compute_features  # noqa: E402
 from models.metrics import pr_auc, roc_auc, top_lift  # noqa: E402
 from models.model import DEFAULT_KIND, PIPELINES, ChurnModel  # noqa: E402
@@ -36,19 +36,6 @@ from streams.backtest import run_backtest  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 
 ANCHORS = {"BG/NBD -E[holdout purchases]": 0.763, "weeks since last purchase (README)": 0.759}
-
-
-def truth_and_recency(events, as_of=AS_OF, end=HOLDOUT_END):
-    """Per customer seen before ``as_of``: churned (no purchase in the holdout), weeks since last purchase."""
-    last, back = {}, set()
-    for e in events:
-        if e.occurred_at <= as_of:
-            last[e.customer_id] = max(last.get(e.customer_id, e.occurred_at), e.occurred_at)
-        elif e.occurred_at <= end:
-            back.add(e.customer_id)
-    churned = {c: c not in back for c in last}
-    weeks = {c: (as_of - t).total_seconds() / (7 * 86400) for c, t in last.items()}
-    return churned, weeks
 
 
 def cdnow(events, kinds, horizon_days):
