@@ -97,6 +97,12 @@ def main() -> None:
                                                    cv=StratifiedKFold(5, shuffle=True, random_state=s))[:, 1])
                 for s in (0, 1, 2)]
         print(f"  {name:40s} ROC AUC {' '.join(f'{a:.4f}' for a in aucs)}", flush=True)
+    make, x = candidates["logistic, summary (log + raw)"]
+    curve = {k: roc_auc_score(y, cross_val_predict(make(), x, y, method="predict_proba",
+                                                   cv=StratifiedKFold(k, shuffle=True, random_state=0))[:, 1])
+             for k in (2, 5, 20)}
+    print("Learning curve, logistic on the summary (training on 1/2, 4/5, 19/20 of the customers): "
+          + ", ".join(f"{k}-fold {a:.4f}" for k, a in curve.items()))
 
 
 if __name__ == "__main__":
