@@ -8,7 +8,8 @@ Keys (``P`` is the prefix). Per customer, all under ``P:cust:<customer_id>:``:
 - ``P:cust:<id>:contacts`` sorted set, offer_id → day (epoch s) of each counted contact
 - ``P:cust:<id>:offers``   hash, offer_id → first reserve result: ``ok`` or the skip sentence (dedup)
 
-Shared: ``P:alert:<alert_id>`` (claimed alerts, opaque hash ids, TTL),
+Shared: ``P:alert:<alert_id>`` (claimed alerts, opaque hash ids, TTL; the value is the
+claiming message's position until the alert is delivered, then ``sent``),
 ``P:day:<date>:type:<offer_type>`` and ``P:day:<date>:spend`` (daily counters, TTL),
 ``P:approvals`` (hash offer_id → plan JSON; entries of a customer go with
 :meth:`OfferLedger.forget_customer`).
@@ -17,6 +18,7 @@ Shared: ``P:alert:<alert_id>`` (claimed alerts, opaque hash ids, TTL),
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 
@@ -65,13 +67,24 @@ return plan
 
 
 _CLAIM_ALERT = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local last = redis.call('HGET', KEYS[2], ARGV[1])
-if last and math.abs(tonumber(ARGV[2]) - tonumber(last)) < tonumber(ARGV[3]) then return 0 end
-redis.call('SET', KEYS[1], '1', 'EX', ARGV[4])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+local held = redis.call('GET', KEYS[1])
+if held then return held end
+if KEYS[2] then
+  local last = redis.call('HGET', KEYS[2], ARGV[1])
+  if last and math.abs(tonumber(ARGV[2]) - tonumber(last)) < tonumber(ARGV[3]) then return 0 end
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+end
+redis.call('SET', KEYS[1], ARGV[5], 'EX', ARGV[4])
 return 1
 """
+
+_RETAKE_ALERT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1
+"""
+
+SENT = b"sent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +118,7 @@ class OfferLedger:
         self._forget = redis.register_script(_FORGET)
         self._approve = redis.register_script(_APPROVE)
         self._claim = redis.register_script(_CLAIM_ALERT)
+        self._retake = redis.register_script(_RETAKE_ALERT)
 
     def customer_keys(self, customer_id: str) -> list[str]:
         """Every per-customer key this ledger writes."""
@@ -129,8 +143,18 @@ class OfferLedger:
         return Reserved(plan.offer_id, plan.status, bool(dup))
 
     async def claim_alert(self, alert_id: str, *, ttl_s: int | None = None,
-                          slot: tuple[str, str, float, float] | None = None) -> bool:
-        """True exactly once per ``alert_id`` (until the TTL), across workers and replays.
+                          slot: tuple[str, str, float, float] | None = None, source: str = "",
+                          unfinished: Callable[[str], bool] | None = None) -> bool:
+        """True exactly once per ``alert_id`` (until the TTL), across workers and replays,
+        unless the claim's message never finished.
+
+        ``source`` names the input message whose processing claims the alert
+        (``topic:partition:offset``); the claim holds it until :meth:`alert_sent`. A worker
+        that dies between the claim and the delivery leaves its message uncommitted, and
+        its successor processes it again and decides the same alert. When a claim is
+        still held by such a message (``unfinished(held_source)``: not committed), it is
+        handed over and this call returns True, so the alert goes out rather than being
+        lost; a still-running first claimer could then send it too, with the same id.
 
         ``slot`` = (customer_id, tier, event time, window seconds): also False when the
         customer had an alert of that tier within the window of this one's event time. Two
@@ -138,12 +162,24 @@ class OfferLedger:
         a restart re-decided an episode whose start moved with how the input topics
         interleaved (a new alert_id for the same episode).
         """
-        key, ttl = f"{self._p}:alert:{alert_id}", ttl_s or self._ttl
-        if slot is None:
-            return bool(await self._r.set(key, b"1", nx=True, ex=ttl))
-        customer_id, tier, at, window_s = slot
-        return bool(await self._claim(keys=[key, f"{self._p}:cust:{customer_id}:alerts"],
-                                      args=[tier, repr(float(at)), repr(float(window_s)), ttl]))
+        keys = [f"{self._p}:alert:{alert_id}"]
+        tier, at, window_s = "", "0", "0"
+        if slot is not None:
+            customer_id, tier, at_s, window = slot
+            keys.append(f"{self._p}:cust:{customer_id}:alerts")
+            at, window_s = repr(float(at_s)), repr(float(window))
+        mine = source or "claimed"
+        got = await self._claim(keys=keys, args=[tier, at, window_s, ttl_s or self._ttl, mine])
+        if not isinstance(got, bytes):
+            return bool(got)
+        held = got.decode()
+        if got == SENT or unfinished is None or held == "claimed" or not unfinished(held):
+            return False
+        return bool(await self._retake(keys=keys[:1], args=[held, mine]))
+
+    async def alert_sent(self, alert_id: str) -> None:
+        """The claimed alert was delivered: from now on every claim of it is refused."""
+        await self._r.set(f"{self._p}:alert:{alert_id}", SENT, xx=True, keepttl=True)
 
     async def pending_approvals(self) -> list[OfferPlan]:
         """Offers waiting for an agent, oldest first."""

@@ -102,17 +102,27 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
     policy = OfferPolicy.load(settings.policy_file)
     channels: dict[str, Any] = {}
 
-    async def send(topic: str, key: bytes | None, value: bytes) -> None:
+    async def send(topic: str, key: bytes | None, value: bytes, *, delivered: bool = False) -> None:
+        """Hand a message to the producer; with ``delivered``, return only once the broker has it."""
         if topic not in channels:
             channels[topic] = app.topic(topic, key_type=bytes, value_type=bytes)
-        await channels[topic].send(key=key, value=value)
+        pending = await channels[topic].send(key=key, value=value)
+        if delivered:
+            await pending
 
-    effects = Effects(settings=settings, redis=redis, ledger=OfferLedger(redis, settings.redis_prefix),
-                      store=ExperimentStore(redis, settings.redis_prefix), policy=policy, scorer=scorer,
-                      send=send, metrics=metrics)
     def committed(topic: str, partition: int) -> int | None:
         # Faust keeps the committed offsets it sought to after recovery; no public accessor
         return app.consumer._committed_offset.get(TP(topic, partition))  # noqa: SLF001
+
+    def unfinished(source: str) -> bool:
+        """The message ``topic:partition:offset`` has not been committed past: it will be processed again."""
+        topic, partition, offset = source.rsplit(":", 2)
+        done = committed(topic, int(partition))
+        return done is None or int(offset) >= done
+
+    effects = Effects(settings=settings, redis=redis, ledger=OfferLedger(redis, settings.redis_prefix),
+                      store=ExperimentStore(redis, settings.redis_prefix), policy=policy, scorer=scorer,
+                      send=send, metrics=metrics, unfinished=unfinished)
 
     watch = OffsetWatch(committed=committed, generation=lambda: app.consumer_generation_id)
     handler = CustomerHandler(settings=settings, table=table, processor=processor_from(settings, scorer),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import Any
 
 from alerts import experiment
@@ -24,16 +25,23 @@ log = logging.getLogger(__name__)
 
 class Effects:
     def __init__(self, *, settings: Settings, redis: Any, ledger: Any, store: Any, policy: OfferPolicy,
-                 scorer: Any, send: Any, metrics: RuntimeMetrics) -> None:
+                 scorer: Any, send: Any, metrics: RuntimeMetrics, unfinished: Callable[[str], bool] | None = None) -> None:
+        """``unfinished(source)``: the input message ``topic:partition:offset`` is not committed yet
+        (see :meth:`alerts.ledger.OfferLedger.claim_alert`)."""
         self.s, self.redis, self.ledger, self.store, self.policy = settings, redis, ledger, store, policy
-        self.scorer, self.send, self.metrics = scorer, send, metrics
+        self.scorer, self.send, self.metrics, self.unfinished = scorer, send, metrics, unfinished
         self._scores: dict[str, dict[str, str]] = {}
 
     def score_key(self, customer_id: str) -> str:
         return f"{self.s.redis_prefix}:cust:{customer_id}:score"
 
-    async def after_step(self, customer_id: str, step: Step, event: Any) -> None:
-        """Run before the record is stored: offers update the record's tracking."""
+    async def after_step(self, customer_id: str, step: Step, event: Any, source: str = "") -> None:
+        """Run before the record is stored: offers update the record's tracking.
+
+        ``source`` is the input message being processed (``topic:partition:offset``): if the
+        worker dies before the message is committed, the alerts it claimed but never delivered
+        go out when the message is processed again.
+        """
         if isinstance(event, OfferOutcome):
             await self.store.record_outcome(event)
             return
@@ -46,13 +54,14 @@ class Effects:
         for res in step.resolutions:
             await self.store.record_resolution(res)
         if step.decision is not None:
-            await self._alert(customer_id, step)
+            await self._alert(customer_id, step, source)
         if step.churned:
-            await self._win_back(customer_id, step)
+            await self._win_back(customer_id, step, source)
 
-    async def _alert(self, customer_id: str, step: Step) -> None:
+    async def _alert(self, customer_id: str, step: Step, source: str) -> None:
         d, rec = step.decision, step.record
-        if not await self.ledger.claim_alert(d.alert_id, slot=(customer_id, d.tier, step.at, self.s.cooldown_days * DAY_S)):
+        if not await self.ledger.claim_alert(d.alert_id, slot=(customer_id, d.tier, step.at, self.s.cooldown_days * DAY_S),
+                                             source=source, unfinished=self.unfinished):
             self.metrics.alerts_suppressed.inc()
             return
         occurred = to_dt(step.at)
@@ -65,13 +74,14 @@ class Effects:
                           previous_tier=d.previous_tier, reasons=list(d.reasons), value_segment=segment,
                           model_version=step.version, occurred_at=occurred, created_at=datetime.now(timezone.utc),
                           driver=d.driver, trigger=step.trigger, offer_note=note)
-        await self.send(self.s.topic("alerts"), customer_id.encode(), encode(alert))
+        await self.send(self.s.topic("alerts"), customer_id.encode(), encode(alert), delivered=True)
+        await self.ledger.alert_sent(d.alert_id)
         self.metrics.alerts.labels(tier=d.tier, trigger=step.trigger).inc()
 
-    async def _win_back(self, customer_id: str, step: Step) -> None:
+    async def _win_back(self, customer_id: str, step: Step, source: str) -> None:
         rec = step.record
         wb_id = stable_id("wb", customer_id, repr(rec.churn_noted_at))
-        if not await self.ledger.claim_alert(wb_id):
+        if not await self.ledger.claim_alert(wb_id, source=source, unfinished=self.unfinished):
             return
         driver = primary_driver(self.scorer.explain(step.features, 3))
         plan = choose_offer(self.policy, driver=driver, alert_id=wb_id, value_segment=value_segment(step.features),
@@ -79,6 +89,7 @@ class Effects:
                             customer_id=customer_id, now=to_dt(rec.churn_noted_at), control_share=self.s.control_share,
                             approval_above=self.s.approval_above, kind="win_back")
         await self._offer(plan, rec)
+        await self.ledger.alert_sent(wb_id)
 
     async def _offer(self, plan: OfferPlan | Skip, rec: Any) -> str:
         """Reserve caps and emit the offer; returns the note the alert carries."""
@@ -97,7 +108,7 @@ class Effects:
             return got.reason
         offer = build_offer(plan, created_at=datetime.now(timezone.utc))
         await self.store.record_offer(plan)
-        await self.send(self.s.topic("offers"), plan.customer_id.encode(), encode(offer))
+        await self.send(self.s.topic("offers"), plan.customer_id.encode(), encode(offer), delivered=True)
         self.metrics.offers.labels(kind=plan.kind, status=plan.status).inc()
         return f"offer {plan.offer_type} via {plan.channel}: {plan.status.replace('_', ' ')}"
 

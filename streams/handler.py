@@ -24,7 +24,7 @@ from streams.settings import Settings
 from streams.sweep import Sweep, decode_tick, encode_tick
 
 log = logging.getLogger(__name__)
-Send = Callable[[str, bytes | None, bytes], Awaitable[Any]]  # (topic name, key, value)
+Send = Callable[..., Awaitable[Any]]  # (topic name, key, value, *, delivered=False)
 
 
 class CustomerHandler:
@@ -46,10 +46,11 @@ class CustomerHandler:
             self.metrics.offset_gaps.inc(skipped)
         t0 = time.perf_counter()
         try:
+            source = f"{topic}:{partition}:{offset}"
             if topic == self.ticks_topic:
-                await self._tick(partition, key, value)
+                await self._tick(partition, key, value, source)
             else:
-                await self._event(topic, partition, key, value)
+                await self._event(topic, partition, key, value, source)
         except Exception as exc:  # noqa: BLE001 - nothing escapes the agent's loop
             if not isinstance(exc, DecodeError):
                 log.exception("cannot process %s[%s]@%s", topic, partition, offset)
@@ -57,7 +58,7 @@ class CustomerHandler:
         finally:
             self.metrics.step_seconds.observe(time.perf_counter() - t0)
 
-    async def _event(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
+    async def _event(self, topic: str, partition: int, key: bytes | None, value: bytes | None, source: str) -> None:
         wall = datetime.now(timezone.utc)
         ev = codec.decode(value, allowed=self.accepts[topic], now=wall, max_bytes=self.s.max_message_bytes,
                           max_future=self.max_future)
@@ -71,10 +72,10 @@ class CustomerHandler:
             # Until none is due: a checkpoint may schedule the customer's next one before ``wm``.
             while due := self.sweep.due(partition, wm):
                 for customer_id, at in due:
-                    await self._apply_tick(partition, customer_id.encode(), at)
+                    await self._apply_tick(partition, customer_id.encode(), at, source)
         record = CustomerRecord.decode(self.table.get(key))
         step = self.processor.on_event(record, ev, ev.occurred_at)
-        outcome = await self._commit(partition, key, ev.customer_id, step, event=ev)
+        outcome = await self._commit(partition, key, ev.customer_id, step, event=ev, source=source)
         self.metrics.messages.labels(outcome=outcome).inc()
 
     def _advance(self, topic: str, partition: int, t: float) -> float:
@@ -93,25 +94,25 @@ class CustomerHandler:
             self.metrics.watermark.labels(partition=str(partition)).set(wm)
         return self.watermarks[partition]
 
-    async def _tick(self, partition: int, key: bytes | None, value: bytes | None) -> None:
+    async def _tick(self, partition: int, key: bytes | None, value: bytes | None, source: str) -> None:
         if key is None or value is None:
             raise DecodeError("invalid", "silence tick without key or value")
-        if not await self._apply_tick(partition, key, decode_tick(value)):
+        if not await self._apply_tick(partition, key, decode_tick(value), source):
             self.metrics.messages.labels(outcome="stale_tick").inc()
         else:
             self.metrics.messages.labels(outcome="applied").inc()
 
-    async def _apply_tick(self, partition: int, key: bytes, at: float) -> bool:
+    async def _apply_tick(self, partition: int, key: bytes, at: float, source: str) -> bool:
         """Score a due silence checkpoint; False when it was stale (rescheduled since)."""
         record = CustomerRecord.decode(self.table.get(key))
         step = self.processor.on_tick(key.decode(), record, to_dt(at))
         if step.kind == "stale":
             return False
         self.metrics.sweep_due.inc()
-        await self._commit(partition, key, key.decode(), step, event=None)
+        await self._commit(partition, key, key.decode(), step, event=None, source=source)
         return True
 
-    async def _commit(self, partition: int, key: bytes, customer_id: str, step: Step, *, event: Any) -> str:
+    async def _commit(self, partition: int, key: bytes, customer_id: str, step: Step, *, event: Any, source: str) -> str:
         """Effects, then the table write; returns the outcome counted for a message."""
         if step.kind == "duplicate":
             return "duplicate"
@@ -120,7 +121,7 @@ class CustomerHandler:
             self.sweep.remove(partition, customer_id)
             await self.effects.erase(customer_id, event)
             return "erased"
-        await self.effects.after_step(customer_id, step, event)  # may add offer tracking to the record
+        await self.effects.after_step(customer_id, step, event, source)  # may add offer tracking to the record
         if step.kind != "outcome":
             self.table[key] = step.record.encode()
             self.sweep.schedule(partition, customer_id, step.record.next_check)

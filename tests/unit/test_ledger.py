@@ -184,3 +184,33 @@ def test_claim_alert_with_a_slot_refuses_the_same_tier_for_the_customer_within_t
         assert f"{prefix}:cust:c1:alerts" in ledger.customer_keys("c1")  # erasure removes it
         assert await redis.exists(f"{prefix}:cust:c1:alerts")
     in_redis(body)
+
+
+def test_a_claim_whose_message_never_finished_is_handed_over_until_the_alert_is_sent():
+    async def body(ledger, redis, prefix):
+        committed = {"orders:3": 100}  # offsets below 100 of orders[3] are committed
+
+        def unfinished(source: str) -> bool:
+            tp, offset = source.rsplit(":", 1)
+            return int(offset) >= committed.get(tp, 0)
+
+        slot = ("c1", "watch", 1000.0, 86_400.0)
+        assert await ledger.claim_alert("al-1", slot=slot, source="orders:3:120", unfinished=unfinished) is True
+        # the worker died before delivering; its successor processes orders[3]@120 again, or another
+        # uncommitted message decides the same alert: the claim is handed over, not refused
+        assert await ledger.claim_alert("al-1", slot=slot, source="orders:3:120", unfinished=unfinished) is True
+        assert await ledger.claim_alert("al-1", slot=slot, source="support-tickets:3:7", unfinished=unfinished) is True
+        assert await redis.get(f"{prefix}:alert:al-1") == b"support-tickets:3:7"
+        # a claim held by a message the group has committed past is final (its alert went out or was decided away)
+        await ledger.claim_alert("al-2", source="orders:3:90", unfinished=unfinished)
+        assert await ledger.claim_alert("al-2", source="orders:3:130", unfinished=unfinished) is False
+        # without the committed offsets (unfinished=None) a held claim is refused, as before
+        assert await ledger.claim_alert("al-1", source="orders:3:121") is False
+        # once delivered, nothing claims it again, uncommitted message or not
+        await ledger.alert_sent("al-1")
+        assert await ledger.claim_alert("al-1", slot=slot, source="orders:3:120", unfinished=lambda _: True) is False
+        assert 0 < await redis.ttl(f"{prefix}:alert:al-1") <= 90 * 86_400, "alert_sent keeps the claim's TTL"
+        # alert_sent never creates a claim that was not made
+        await ledger.alert_sent("al-never")
+        assert await redis.exists(f"{prefix}:alert:al-never") == 0
+    in_redis(body)

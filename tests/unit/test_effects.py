@@ -1,0 +1,96 @@
+"""Effects against the real Redis at 127.0.0.1:6379 with a fake producer: an alert whose
+worker died between claiming it and delivering it goes out when its message is processed
+again, with the same ids, and only then is it final."""
+
+import asyncio
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+
+from alerts.experiment import ExperimentStore
+from alerts.ledger import OfferLedger
+from alerts.offers import OfferPolicy
+from models.prior import RulePrior
+from models.scorer import Scorer
+from schemas.events import OrderEvent, ProfileUpdate
+from streams.bootstrap import processor_from
+from streams.effects import Effects
+from streams.metrics import RuntimeMetrics
+from streams.processor import to_dt
+from streams.record import CustomerRecord
+from streams.settings import Settings
+
+URL = "redis://127.0.0.1:6379/0"
+T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def first_alert_step(settings: Settings):
+    """Consent, weekly orders, then silence: the first checkpoint step that decides an alert."""
+    proc = processor_from(settings, Scorer(RulePrior(), min_labels=10**9))
+    t = T0 - timedelta(days=1)
+    rec = proc.on_event(CustomerRecord(), ProfileUpdate(event_id="p", customer_id="c1", occurred_at=t, event_type="profile",
+                                                        marketing_consent=True), t).record
+    for i in range(6):
+        t = T0 + timedelta(days=7 * i)
+        rec = proc.on_event(rec, OrderEvent(event_id=f"o{i}", customer_id="c1", occurred_at=t, event_type="order",
+                                            order_id=f"o{i}", status="placed", amount=30.0, currency="EUR", items=1,
+                                            channel="web"), t).record
+    while rec.next_check is not None:
+        step = proc.on_tick("c1", rec, to_dt(rec.next_check))
+        if step.decision is not None:
+            return step
+        rec = step.record
+    raise AssertionError("six weekly orders then silence decided no alert")
+
+
+def test_an_alert_claimed_but_never_delivered_goes_out_when_its_message_is_processed_again():
+    async def main():
+        prefix = f"test-effects-{uuid.uuid4().hex}"
+        settings = Settings(redis_prefix=prefix, control_share=0.0)
+        redis = Redis.from_url(URL)
+        out: list[tuple[str, dict]] = []
+        broker_up = False
+
+        async def send(topic, key, value, *, delivered=False):
+            if topic == settings.topic("alerts") and not broker_up:
+                raise ConnectionError("the worker died before the broker had the alert")
+            out.append((topic, json.loads(value)))
+
+        def worker(unfinished):
+            return Effects(settings=settings, redis=redis, ledger=OfferLedger(redis, prefix),
+                           store=ExperimentStore(redis, prefix), policy=OfferPolicy.load(None),
+                           scorer=Scorer(RulePrior(), min_labels=10**9), send=send,
+                           metrics=RuntimeMetrics(CollectorRegistry()), unfinished=unfinished)
+
+        source = "silence-ticks:0:41"
+        try:
+            step = first_alert_step(settings)
+            try:
+                await worker(lambda src: True).after_step("c1", step, None, source)
+                raise AssertionError("the first attempt was meant to fail")
+            except ConnectionError:
+                pass
+            assert [t for t, _ in out] == [settings.topic("offers")], "the offer went out, the alert did not"
+            broker_up = True
+            # The successor processes the same uncommitted message and decides the same alert.
+            await worker(lambda src: src == source).after_step("c1", first_alert_step(settings), None, source)
+            alerts = [v for t, v in out if t == settings.topic("alerts")]
+            offers = [v for t, v in out if t == settings.topic("offers")]
+            assert [a["alert_id"] for a in alerts] == [step.decision.alert_id]
+            assert len(offers) == 2 and offers[0] == offers[1] | {"created_at": offers[0]["created_at"]}, (
+                "the offer is sent again with the same id: at least once, never lost")
+            assert offers[0]["alert_id"] == step.decision.alert_id and alerts[0]["offer_note"].startswith("offer ")
+            # Delivered now: a later replay of the message, committed or not, sends nothing.
+            for unfinished in (lambda src: True, lambda src: False):
+                await worker(unfinished).after_step("c1", first_alert_step(settings), None, source)
+            assert [v["alert_id"] for t, v in out if t == settings.topic("alerts")] == [step.decision.alert_id]
+        finally:
+            keys = [k async for k in redis.scan_iter(match=f"{prefix}:*")]
+            if keys:
+                await redis.delete(*keys)
+            await redis.aclose()
+
+    asyncio.run(main())
