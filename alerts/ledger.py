@@ -84,9 +84,6 @@ redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
 return 1
 """
 
-SENT = b"sent"
-
-
 @dataclass(frozen=True, slots=True)
 class Reserved:
     """The offer may go out with ``status``; ``duplicate`` when this offer_id was reserved before."""
@@ -173,13 +170,15 @@ class OfferLedger:
         if not isinstance(got, bytes):
             return bool(got)
         held = got.decode()
-        if got == SENT or unfinished is None or held == "claimed" or not unfinished(held):
+        parts = held.rsplit(":", 2)
+        is_source = len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit()  # not 'sent', 'claimed' or a legacy '1'
+        if unfinished is None or not is_source or not unfinished(held):
             return False
         return bool(await self._retake(keys=keys[:1], args=[held, mine]))
 
     async def alert_sent(self, alert_id: str) -> None:
         """The claimed alert was delivered: from now on every claim of it is refused."""
-        await self._r.set(f"{self._p}:alert:{alert_id}", SENT, xx=True, keepttl=True)
+        await self._r.set(f"{self._p}:alert:{alert_id}", b"sent", xx=True, keepttl=True)
 
     async def pending_approvals(self) -> list[OfferPlan]:
         """Offers waiting for an agent, oldest first."""

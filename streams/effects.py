@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 from alerts import experiment

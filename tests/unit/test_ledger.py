@@ -210,6 +210,9 @@ def test_a_claim_whose_message_never_finished_is_handed_over_until_the_alert_is_
         await ledger.alert_sent("al-1")
         assert await ledger.claim_alert("al-1", slot=slot, source="orders:3:120", unfinished=lambda _: True) is False
         assert 0 < await redis.ttl(f"{prefix}:alert:al-1") <= 90 * 86_400, "alert_sent keeps the claim's TTL"
+        # a claim written before claims held their message ('1') is final
+        await redis.set(f"{prefix}:alert:al-old", b"1")
+        assert await ledger.claim_alert("al-old", source="orders:3:120", unfinished=lambda _: True) is False
         # alert_sent never creates a claim that was not made
         await ledger.alert_sent("al-never")
         assert await redis.exists(f"{prefix}:alert:al-never") == 0
