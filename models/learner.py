@@ -137,6 +137,12 @@ class Learner:
     def _check_ready(self) -> bool:
         return bool(self.window) and self.ready_given(*self._window_aucs())
 
+    def window_tiers(self) -> list[float] | None:
+        """:meth:`learned_tiers` on the current window; ``None`` without a goal or labels."""
+        if not self.tier_goal or not self.window:
+            return None
+        return self.learned_tiers([p for p, _ in self.window], [y for _, y in self.window])
+
     def learned_tiers(self, ps: list[float], ys: list[bool]) -> list[float] | None:
         """Thresholds (watch, high, critical) for ``tier_goal`` on the window; ``None`` when
         no thresholds reach it (the scorer then keeps the fixed ones)."""

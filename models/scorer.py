@@ -42,7 +42,7 @@ class Scorer:
 
     @classmethod
     def from_model(cls, model: ChurnModel, prior: RulePrior | None = None, *, min_labels: int = 200,
-                   ready: Callable[[], bool] | None = None) -> "Scorer":
+                   ready: Callable[[], bool] | None = None, hysteresis: float = 0.05) -> "Scorer":
         """In-process scorer sharing ``model`` with a learner (the backtest); ``ready``
         is the learner's verdict (default: always).
 
@@ -50,7 +50,7 @@ class Scorer:
         >>> s.score({})
         (0.5, 'logreg-local')
         """
-        s = cls(prior, min_labels=min_labels)
+        s = cls(prior, min_labels=min_labels, hysteresis=hysteresis)
         s.model = model
         s.ready = ready if ready is not None else (lambda: True)
         return s
@@ -63,6 +63,11 @@ class Scorer:
     def tiers(self) -> Tiers | None:
         """Label-set thresholds of the model in use; ``None``: the configured ones apply."""
         return self.model_tiers if self.model is not None and self._active() is self.model else None
+
+    def use_tiers(self, thresholds: list[float] | None) -> None:
+        """Apply the (watch, high, critical) thresholds the model's learner set from labels;
+        ``None``: the configured ones."""
+        self.model_tiers = Tiers(*thresholds, hysteresis=self.hysteresis) if thresholds else None
 
     def score(self, x: Mapping[str, float]) -> tuple[float, str]:
         """``(score, model_version)`` for one feature vector."""
@@ -83,7 +88,7 @@ class Scorer:
         meta = await registry.meta(v)
         ready = bool(meta.get("ready", False))
         self.model, self.loaded, self.ready = model, v, (lambda: ready)
-        self.model_tiers = Tiers(*meta["tiers"], hysteresis=self.hysteresis) if meta.get("tiers") else None
+        self.use_tiers(meta.get("tiers"))
         if self.metrics:
             self.metrics.model_loads.inc()
             self.metrics.using_prior.set(0 if self._active() is model else 1)

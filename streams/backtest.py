@@ -19,7 +19,7 @@ from models.model import ChurnModel
 from models.prior import RulePrior
 from models.scorer import Scorer
 from models.silence import DueIndex
-from streams.bootstrap import processor_from
+from streams.bootstrap import processor_from, tier_goal
 from streams.processor import Step, to_dt
 from streams.record import CustomerRecord
 from streams.settings import Settings
@@ -33,6 +33,7 @@ class BacktestResult:
     model_version: str
     alerts: list  # (customer_id, AlertDecision), in the order they fired
     first_alert_at: dict[str, datetime] = field(default_factory=dict)  # customer → event time of their first alert
+    tiers: tuple[float, float, float] = (0.5, 0.7, 0.85)  # (watch, high, critical) in use at the end
 
 
 def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horizon_days: float | None = None,
@@ -41,8 +42,10 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
     if horizon_days is not None:
         settings = settings.model_copy(update={"horizon_days": horizon_days})
     model = model if model is not None else ChurnModel()
-    learner = Learner(model, registry=None, min_labels=settings.min_labels)
-    scorer = Scorer.from_model(model, RulePrior(), min_labels=settings.min_labels, ready=lambda: learner.ready)
+    learner = Learner(model, registry=None, min_labels=settings.min_labels, tier_goal=tier_goal(settings),
+                      hysteresis=settings.hysteresis)
+    scorer = Scorer.from_model(model, RulePrior(), min_labels=settings.min_labels, ready=lambda: learner.ready,
+                               hysteresis=settings.hysteresis)
     proc = processor_from(settings, scorer)
     records: dict[str, CustomerRecord] = {}
     due = DueIndex()
@@ -65,6 +68,8 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
         for ex in step.labels:
             learner.update(ex)
             n_labels += 1
+            if learner.tier_goal and n_labels % settings.publish_every == 0:  # as a worker's scorer gets them
+                scorer.use_tiers(learner.window_tiers())  # with each published version
         if step.record.next_check is None:
             due.cancel(cid)
         else:
@@ -95,8 +100,9 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
         scores[cid] = (score, proc.tiers_in_use.next_tier(rec.alert.tier, score))
     if progress:
         print(file=sys.stderr)
+    t = proc.tiers_in_use
     return BacktestResult(scores=scores, events=len(todo), labels=n_labels, model_version=scorer.score({})[1], alerts=alerts,
-                          first_alert_at=first_alert_at)
+                          first_alert_at=first_alert_at, tiers=(t.watch, t.high, t.critical))
 
 
 def write_scores(result: BacktestResult, out: Path) -> None:
@@ -117,5 +123,6 @@ def run_backtest_command(settings: Settings, path: Path, *, as_of: datetime, hor
     result = run_backtest(load_events(path), as_of=as_of, settings=settings, horizon_days=horizon_days, progress=True)
     write_scores(result, out)
     print(f"{len(result.scores)} customers scored as of {as_of.isoformat()} from {result.events} events "
-          f"({result.labels} resolved labels learned, model {result.model_version}) → {out}")
+          f"({result.labels} resolved labels learned, model {result.model_version}; tiers watch/high/critical "
+          f"{'/'.join(f'{x:.2f}' for x in result.tiers)}) → {out}")
     return 0

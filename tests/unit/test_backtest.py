@@ -72,3 +72,16 @@ def test_ceiling_cross_validates_against_the_truth_it_is_given():
     # the same features with outcomes unrelated to them: nothing to learn, AUC near 0.5
     noise = {c: rng.random() < 0.5 for c in features}
     assert abs(ceiling(features, noise, epochs=3) - 0.5) < 0.1
+
+
+def test_backtest_applies_the_tier_thresholds_its_learner_sets_from_labels():
+    """CHURN_TIER_MODE works in the backtest as in a worker: with each 'published' version
+    the scorer takes the learner's thresholds, so a demanding precision target alerts less."""
+    end = START + timedelta(days=240)
+    events = Simulator(300, seed=3, start=START, horizon_days=240).events_between(START, end)
+    base = Settings(min_labels=50, publish_every=50)
+    fixed = run_backtest(events, as_of=end, settings=base)
+    strict = run_backtest(events, as_of=end, settings=base.model_copy(update={"tier_mode": "precision",
+                                                                             "tier_target_precision": 0.8}))
+    assert fixed.labels == strict.labels > 1000, "the same labels, learned the same way"
+    assert len(strict.alerts) < len(fixed.alerts), (len(strict.alerts), len(fixed.alerts))
