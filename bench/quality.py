@@ -8,11 +8,11 @@
 (b) Per-event cost of score and learn (median, p99 µs) for each compared pipeline.
 (c) Our simulator (:func:`simulator`): ``--sim-customers`` synthetic customers over
     ``--sim-days`` days through the same backtest with the product's default settings
-    and the shipped model, then :func:`simulator_figures` from their last scores, first
-    alerts and true fates.
+    (but each ``--sim-tier-modes``) and the shipped model, then :func:`simulator_figures`
+    from their last scores, first alerts and true fates.
 
 Usage: ``python bench/quality.py [--kinds logreg,arf,amf,hat] [--horizon-days 90] [--data PATH]
-[--sim-customers 2000] [--sim-days 365] [--sim-seed 7] [--no-cdnow]``
+[--sim-customers 2000] [--sim-days 365] [--sim-seed 7] [--sim-tier-modes fixed,precision] [--no-cdnow]``
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def simulator_figures(scored, fates, *, top_share=0.1):
 SIM_START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
-def simulator(n_customers: int, days: float, seed: int, kind: str = DEFAULT_KIND) -> dict:
+def simulator(n_customers: int, days: float, seed: int, kind: str = DEFAULT_KIND, tier_mode: str = "fixed") -> dict:
     """Backtest ``n_customers`` simulated customers over ``days`` days; figures vs their fates.
 
     Churners churn within the simulated span (the simulator's ``horizon_days``), so every
@@ -159,12 +159,13 @@ def simulator(n_customers: int, days: float, seed: int, kind: str = DEFAULT_KIND
     sim = Simulator(n_customers, seed=seed, start=SIM_START, horizon_days=days)
     events = sim.events_between(SIM_START, end)
     t0 = time.perf_counter()
-    res = run_backtest(events, as_of=end, settings=Settings(), model=ChurnModel(kind))
+    res = run_backtest(events, as_of=end, settings=Settings(tier_mode=tier_mode), model=ChurnModel(kind))
     secs = time.perf_counter() - t0
     fates = {c: f.churn_at for c, f in sim.fates.items()}
     scored = [(c, s, res.first_alert_at.get(c)) for c, (s, _) in res.scores.items()]
     figs = simulator_figures(scored, fates)
-    figs.update(events=res.events, labels=res.labels, seconds=secs, model_version=res.model_version,
+    figs.update(events=res.events, labels=res.labels, seconds=secs, model_version=res.model_version, tiers=res.tiers,
+                tier_mode=tier_mode,
                 churners=sum(1 for f in fates.values() if f is not None), alerted=len(res.first_alert_at))
     return figs
 
@@ -172,7 +173,8 @@ def simulator(n_customers: int, days: float, seed: int, kind: str = DEFAULT_KIND
 def print_simulator(figs: dict, days: float, seed: int) -> None:
     f = figs
     print(f"Simulator: {f['customers']} customers ({f['churners']} churn) over {days:g} days, seed {seed}, "
-          f"default settings; {f['events']} events, {f['labels']} labels, {f['seconds']:.1f} s, model {f['model_version']}")
+          f"default settings but CHURN_TIER_MODE={f['tier_mode']}; {f['events']} events, {f['labels']} labels, "
+          f"{f['seconds']:.1f} s, model {f['model_version']}, tiers at the end {'/'.join(f'{x:.2f}' for x in f['tiers'])}")
     print(f"  ROC AUC {f['roc_auc']:.3f}  PR AUC {f['pr_auc']:.3f}  top-decile lift {f['top_decile_lift']:.2f}")
     print(f"  churners alerted before they churned {f['churners_alerted_before_churn']:.1%}  "
           f"median days of warning {f['median_days_of_warning']:.1f}  "
@@ -187,6 +189,7 @@ def main(argv=None):
     ap.add_argument("--sim-customers", type=int, default=2000, help="simulated customers (0: skip the simulator)")
     ap.add_argument("--sim-days", type=float, default=365.0)
     ap.add_argument("--sim-seed", type=int, default=7)
+    ap.add_argument("--sim-tier-modes", default="fixed,precision", help="CHURN_TIER_MODE of each simulator run")
     ap.add_argument("--no-cdnow", action="store_true", help="only the simulator figures")
     args = ap.parse_args(argv)
     if not args.no_cdnow:
@@ -197,7 +200,9 @@ def main(argv=None):
               "(5-fold CV, trained on the holdout outcome itself)")
         cost(models, features, churned)
     if args.sim_customers > 0:
-        print_simulator(simulator(args.sim_customers, args.sim_days, args.sim_seed), args.sim_days, args.sim_seed)
+        for mode in args.sim_tier_modes.split(","):
+            print_simulator(simulator(args.sim_customers, args.sim_days, args.sim_seed, tier_mode=mode),
+                            args.sim_days, args.sim_seed)
 
 
 if __name__ == "__main__":
