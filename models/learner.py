@@ -22,7 +22,9 @@ Hand-over from the rule prior: every example is also scored by the prior, and a
 version's meta says ``ready`` only when the model has seen ``min_labels`` examples,
 at least ``MIN_PER_CLASS`` of each label, and its rolling ROC AUC is at least the
 prior's on the same examples. Scorers use a model only when it is ready, so an
-immature model never replaces the transparent prior.
+immature model never replaces the transparent prior. Once ready, a model stays ready
+until its rolling ROC AUC falls ``READY_MARGIN`` below the prior's: the window's noise
+alone must not switch the alerts' scorer back and forth between versions.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from schemas.errors import ConfigError
 EPS = 1e-7
 MIN_PER_CLASS = 20
 READY_EVERY = 100
+READY_MARGIN = 0.02  # a ready model is handed back to the prior only when it ranks this much worse
 
 
 class Learner:
@@ -74,8 +77,11 @@ class Learner:
             return cls(ChurnModel(kind), registry=registry, **kwargs)
         model = ChurnModel.from_bytes(await registry.load(v))
         model.version = v
-        kwargs.setdefault("drifts", int((await registry.meta(v)).get("drifts", 0)))
-        return cls(model, registry=registry, **kwargs)
+        meta = await registry.meta(v)
+        kwargs.setdefault("drifts", int(meta.get("drifts", 0)))
+        learner = cls(model, registry=registry, **kwargs)
+        learner.ready = bool(meta.get("ready", False))  # a model in use stays in use across a restart
+        return learner
 
     def weight(self, y: bool) -> float:
         """Weight of a ``y`` example: majority/minority ratio for the minority class."""
@@ -124,10 +130,12 @@ class Learner:
         return self.model.version
 
     def ready_given(self, model_auc: float, prior_auc: float) -> bool:
-        """Enough labels of both kinds, and ranking at least as well as the prior."""
+        """Enough labels of both kinds, and ranking at least as well as the prior (once
+        ready: no more than ``READY_MARGIN`` worse)."""
         m = self.model
         enough = m.n_seen >= self.min_labels and min(m.n_pos, m.n_neg) >= MIN_PER_CLASS
-        return bool(enough and math.isfinite(model_auc) and (not math.isfinite(prior_auc) or model_auc >= prior_auc))
+        bar = prior_auc - (READY_MARGIN if self.ready else 0.0)
+        return bool(enough and math.isfinite(model_auc) and (not math.isfinite(prior_auc) or model_auc >= bar))
 
     def _window_aucs(self) -> tuple[float, float]:
         """Rolling ROC AUC of the model, and of the prior on the same resolved examples."""

@@ -86,6 +86,7 @@ def test_publishes_every_n_and_resume_continues(prefix):
 
             resumed = await Learner.resume(reg, publish_every=100)
             assert resumed.model.n_seen == 200 and resumed.model.version == "m-000002"
+            assert not meta["ready"] and not resumed.ready, "the prior still ranks better: not in use"
             probe = {"order_overdue_ratio": 2.0, "noise": 0.1}
             # resumed == the published state, which is 50 examples behind the live learner
             snapshot = ChurnModel.from_bytes(await reg.load("m-000002"))
@@ -127,9 +128,14 @@ def test_hand_over_only_when_the_model_ranks_at_least_as_well_as_the_prior():
         learner.update(ex)
     h = learner.health()
     assert h["roc_auc"] > 0.8 and h["prior_roc_auc"] == 0.5 and h["ready"] and learner.ready
-    # the rule itself, given enough labels of both kinds
+    # the rule itself, given enough labels of both kinds: at least the prior to take over ...
+    learner.ready = False
     assert learner.ready_given(0.80, 0.70) and learner.ready_given(0.70, 0.70)
     assert not learner.ready_given(0.69, 0.70)
+    # ... and, once in use, handed back only when clearly worse (no flapping on the window's noise)
+    learner.ready = True
+    assert learner.ready_given(0.69, 0.70) and learner.ready_given(0.68, 0.70)
+    assert not learner.ready_given(0.67, 0.70)
     one_sided = Learner(ChurnModel(), min_labels=10)
     for ex in hidden_signal(300, seed=2):
         if not ex.y:
@@ -160,3 +166,19 @@ def test_meta_carries_tier_thresholds_set_from_the_window_for_precision_or_capac
     ps = [p for p, _ in by_capacity.window]
     assert sum(p >= w for p in ps) <= 40 and sum(p >= h for p in ps) <= 20 and sum(p >= c for p in ps) <= 10
     assert Learner(ChurnModel(), tier_goal={"target_precision": 1.0}).learned_tiers([0.9, 0.8], [False, False]) is None
+
+
+def test_a_model_in_use_stays_in_use_across_a_learner_restart(prefix):
+    async def main():
+        client = aioredis.Redis.from_url(URL)
+        try:
+            reg = ModelRegistry(client, prefix)
+            learner = Learner(ChurnModel(), registry=reg, publish_every=200, min_labels=100)
+            for ex in hidden_signal(600, seed=5):
+                await learner.learn(ex)
+            assert (await reg.versions(1))[0]["ready"] and learner.ready
+            resumed = await Learner.resume(reg, publish_every=200, min_labels=100)
+            assert resumed.ready, "the restarted learner keeps the hand-back margin of a model in use"
+        finally:
+            await client.aclose()
+    asyncio.run(main())
