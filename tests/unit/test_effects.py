@@ -2,14 +2,11 @@
 worker died between claiming it and delivering it goes out when its message is processed
 again, with the same ids, and only then is it final."""
 
-import asyncio
 import json
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 
 from alerts.experiment import ExperimentStore
 from alerts.ledger import OfferLedger
@@ -23,8 +20,8 @@ from streams.metrics import RuntimeMetrics
 from streams.processor import to_dt
 from streams.record import CustomerRecord
 from streams.settings import Settings
+from tests.unit.scratch_redis import run_in_redis
 
-URL = "redis://127.0.0.1:6379/0"
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
@@ -48,10 +45,8 @@ def first_alert_step(settings: Settings):
 
 
 def test_an_alert_claimed_but_never_delivered_goes_out_when_its_message_is_processed_again():
-    async def main():
-        prefix = f"test-effects-{uuid.uuid4().hex}"
+    async def main(redis, prefix):
         settings = Settings(redis_prefix=prefix, control_share=0.0)
-        redis = Redis.from_url(URL)
         out: list[tuple[str, dict]] = []
         broker_up = False
 
@@ -67,28 +62,22 @@ def test_an_alert_claimed_but_never_delivered_goes_out_when_its_message_is_proce
                            metrics=RuntimeMetrics(CollectorRegistry()), unfinished=unfinished)
 
         source = "silence-ticks:0:41"
-        try:
-            step = first_alert_step(settings)
-            with pytest.raises(ConnectionError):
-                await worker(lambda src: True).after_step("c1", step, None, source)
-            assert [t for t, _ in out] == [settings.topic("offers")], "the offer went out, the alert did not"
-            broker_up = True
-            # The successor processes the same uncommitted message and decides the same alert.
-            await worker(lambda src: src == source).after_step("c1", first_alert_step(settings), None, source)
-            alerts = [v for t, v in out if t == settings.topic("alerts")]
-            offers = [v for t, v in out if t == settings.topic("offers")]
-            assert [a["alert_id"] for a in alerts] == [step.decision.alert_id]
-            assert len(offers) == 2 and offers[0] == offers[1] | {"created_at": offers[0]["created_at"]}, (
-                "the offer is sent again with the same id: at least once, never lost")
-            assert offers[0]["alert_id"] == step.decision.alert_id and alerts[0]["offer_note"].startswith("offer ")
-            # Delivered now: a later replay of the message, committed or not, sends nothing.
-            for unfinished in (lambda src: True, lambda src: False):
-                await worker(unfinished).after_step("c1", first_alert_step(settings), None, source)
-            assert [v["alert_id"] for t, v in out if t == settings.topic("alerts")] == [step.decision.alert_id]
-        finally:
-            keys = [k async for k in redis.scan_iter(match=f"{prefix}:*")]
-            if keys:
-                await redis.delete(*keys)
-            await redis.aclose()
+        step = first_alert_step(settings)
+        with pytest.raises(ConnectionError):
+            await worker(lambda src: True).after_step("c1", step, None, source)
+        assert [t for t, _ in out] == [settings.topic("offers")], "the offer went out, the alert did not"
+        broker_up = True
+        # The successor processes the same uncommitted message and decides the same alert.
+        await worker(lambda src: src == source).after_step("c1", first_alert_step(settings), None, source)
+        alerts = [v for t, v in out if t == settings.topic("alerts")]
+        offers = [v for t, v in out if t == settings.topic("offers")]
+        assert [a["alert_id"] for a in alerts] == [step.decision.alert_id]
+        assert len(offers) == 2 and offers[0] == offers[1] | {"created_at": offers[0]["created_at"]}, (
+            "the offer is sent again with the same id: at least once, never lost")
+        assert offers[0]["alert_id"] == step.decision.alert_id and alerts[0]["offer_note"].startswith("offer ")
+        # Delivered now: a later replay of the message, committed or not, sends nothing.
+        for unfinished in (lambda src: True, lambda src: False):
+            await worker(unfinished).after_step("c1", first_alert_step(settings), None, source)
+        assert [v["alert_id"] for t, v in out if t == settings.topic("alerts")] == [step.decision.alert_id]
 
-    asyncio.run(main())
+    run_in_redis(main, "effects")

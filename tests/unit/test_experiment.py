@@ -1,18 +1,16 @@
 """Outcome tracking, experiment counters (real Redis) and the uplift report's interval math."""
 
-import asyncio
 import math
 import random
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from redis.asyncio import Redis
 
 from alerts.experiment import ExperimentStore, OfferTracking, Resolution, on_activity, on_churn, on_offer, on_silence
 from alerts.offers import OfferPlan, in_control_group
 from alerts.report import build_report, format_report, newcombe_diff, report, wilson
 from schemas.events import OfferOutcome
+from tests.unit.scratch_redis import run_in_redis
 
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 H = timedelta(days=30)
@@ -47,17 +45,7 @@ def test_tracking_resolves_by_whether_the_customer_is_still_there_after_the_hori
 
 # ---------------------------------------------------------------- store on real Redis
 def in_redis(body):
-    async def main():
-        prefix = f"test-exp-{uuid.uuid4().hex}"
-        redis = Redis.from_url("redis://127.0.0.1:6379/0")
-        try:
-            await body(ExperimentStore(redis, prefix), redis)
-        finally:
-            keys = [k async for k in redis.scan_iter(match=f"{prefix}:*")]
-            if keys:
-                await redis.delete(*keys)
-            await redis.aclose()
-    asyncio.run(main())
+    run_in_redis(lambda redis, prefix: body(ExperimentStore(redis, prefix), redis), "exp")
 
 
 def outcome(offer_id, step, revenue=None):

@@ -10,8 +10,8 @@ from redis.asyncio import Redis
 
 from alerts.ledger import OfferLedger, Reserved
 from alerts.offers import Caps, OfferPlan, Skip
+from tests.unit.scratch_redis import URL, run_in_redis
 
-URL = "redis://127.0.0.1:6379/0"
 DAY = date(2024, 5, 1)
 CAPS = Caps(contacts_per_customer=2, contact_window_days=30, daily_per_type=100, daily_spend=50.0)
 
@@ -25,17 +25,7 @@ def plan(n=0, *, customer="c-1", offer_type="free_returns", value=0.0, monetary=
 
 def in_redis(body):
     """Run ``body(ledger, redis, prefix)`` with a fresh prefix; delete every key under it afterwards."""
-    async def main():
-        prefix = f"test-ledger-{uuid.uuid4().hex}"
-        redis = Redis.from_url(URL)
-        try:
-            await body(OfferLedger(redis, prefix), redis, prefix)
-        finally:
-            keys = [k async for k in redis.scan_iter(match=f"{prefix}:*")]
-            if keys:
-                await redis.delete(*keys)
-            await redis.aclose()
-    asyncio.run(main())
+    run_in_redis(lambda redis, prefix: body(OfferLedger(redis, prefix), redis, prefix), "ledger")
 
 
 def test_contact_cap_across_offer_types_and_window():
