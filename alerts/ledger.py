@@ -84,6 +84,24 @@ redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
 return 1
 """
 
+def message_source(topic: str, partition: int, offset: int) -> str:
+    """How an alert claim names the input message whose processing decided it."""
+    return f"{topic}:{partition}:{offset}"
+
+
+def parse_source(held: str) -> tuple[str, int, int] | None:
+    """Inverse of :func:`message_source`; ``None`` for ``sent``, ``claimed`` or a claim from
+    before claims held their message (``1``).
+
+    >>> parse_source(message_source("orders", 3, 120)), parse_source("sent"), parse_source("1")
+    (('orders', 3, 120), None, None)
+    """
+    parts = held.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        return None
+    return parts[0], int(parts[1]), int(parts[2])
+
+
 @dataclass(frozen=True, slots=True)
 class Reserved:
     """The offer may go out with ``status``; ``duplicate`` when this offer_id was reserved before."""
@@ -141,15 +159,16 @@ class OfferLedger:
 
     async def claim_alert(self, alert_id: str, *, ttl_s: int | None = None,
                           slot: tuple[str, str, float, float] | None = None, source: str = "",
-                          unfinished: Callable[[str], bool] | None = None) -> bool:
+                          unfinished: Callable[[str, int, int], bool] | None = None) -> bool:
         """True exactly once per ``alert_id`` (until the TTL), across workers and replays,
         unless the claim's message never finished.
 
         ``source`` names the input message whose processing claims the alert
-        (``topic:partition:offset``); the claim holds it until :meth:`alert_sent`. A worker
+        (:func:`message_source`); the claim holds it until :meth:`alert_sent`. A worker
         that dies between the claim and the delivery leaves its message uncommitted, and
         its successor processes it again and decides the same alert. When a claim is
-        still held by such a message (``unfinished(held_source)``: not committed), it is
+        still held by such a message (``unfinished(topic, partition, offset)``: not
+        committed), it is
         handed over and this call returns True, so the alert goes out rather than being
         lost; a still-running first claimer could then send it too, with the same id.
 
@@ -170,9 +189,8 @@ class OfferLedger:
         if not isinstance(got, bytes):
             return bool(got)
         held = got.decode()
-        parts = held.rsplit(":", 2)
-        is_source = len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit()  # not 'sent', 'claimed' or a legacy '1'
-        if unfinished is None or not is_source or not unfinished(held):
+        by = parse_source(held)
+        if unfinished is None or by is None or not unfinished(*by):
             return False
         return bool(await self._retake(keys=keys[:1], args=[held, mine]))
 

@@ -114,11 +114,10 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
         # Faust keeps the committed offsets it sought to after recovery; no public accessor
         return app.consumer._committed_offset.get(TP(topic, partition))  # noqa: SLF001
 
-    def unfinished(source: str) -> bool:
-        """The message ``topic:partition:offset`` has not been committed past: it will be processed again."""
-        topic, partition, offset = source.rsplit(":", 2)
-        done = committed(topic, int(partition))
-        return done is None or int(offset) >= done
+    def unfinished(topic: str, partition: int, offset: int) -> bool:
+        """The group has not committed past this message: it will be processed again."""
+        done = committed(topic, partition)
+        return done is None or offset >= done
 
     effects = Effects(settings=settings, redis=redis, ledger=OfferLedger(redis, settings.redis_prefix),
                       store=ExperimentStore(redis, settings.redis_prefix), policy=policy, scorer=scorer,

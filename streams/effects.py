@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 
 class Effects:
     def __init__(self, *, settings: Settings, redis: Any, ledger: Any, store: Any, policy: OfferPolicy,
-                 scorer: Any, send: Any, metrics: RuntimeMetrics, unfinished: Callable[[str], bool] | None = None) -> None:
-        """``unfinished(source)``: the input message ``topic:partition:offset`` is not committed yet
+                 scorer: Any, send: Any, metrics: RuntimeMetrics,
+                 unfinished: Callable[[str, int, int], bool] | None = None) -> None:
+        """``unfinished(topic, partition, offset)``: that input message is not committed yet
         (see :meth:`alerts.ledger.OfferLedger.claim_alert`)."""
         self.s, self.redis, self.ledger, self.store, self.policy = settings, redis, ledger, store, policy
         self.scorer, self.send, self.metrics, self.unfinished = scorer, send, metrics, unfinished
@@ -38,7 +39,7 @@ class Effects:
     async def after_step(self, customer_id: str, step: Step, event: Any, source: str = "") -> None:
         """Run before the record is stored: offers update the record's tracking.
 
-        ``source`` is the input message being processed (``topic:partition:offset``): if the
+        ``source`` is the input message being processed (:func:`alerts.ledger.message_source`): if the
         worker dies before the message is committed, the alerts it claimed but never delivered
         go out when the message is processed again.
         """

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from alerts.ledger import message_source
 from schemas import codec
 from schemas.deadletter import dead_letter
 from schemas.errors import DecodeError
@@ -46,7 +47,7 @@ class CustomerHandler:
             self.metrics.offset_gaps.inc(skipped)
         t0 = time.perf_counter()
         try:
-            source = f"{topic}:{partition}:{offset}"
+            source = message_source(topic, partition, offset)
             if topic == self.ticks_topic:
                 await self._tick(partition, key, value, source)
             else:

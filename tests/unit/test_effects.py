@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from alerts.experiment import ExperimentStore
-from alerts.ledger import OfferLedger
+from alerts.ledger import OfferLedger, message_source
 from alerts.offers import OfferPolicy
 from models.prior import RulePrior
 from models.scorer import Scorer
@@ -61,14 +61,14 @@ def test_an_alert_claimed_but_never_delivered_goes_out_when_its_message_is_proce
                            scorer=Scorer(RulePrior(), min_labels=10**9), send=send,
                            metrics=RuntimeMetrics(CollectorRegistry()), unfinished=unfinished)
 
-        source = "silence-ticks:0:41"
+        source = message_source("silence-ticks", 0, 41)
         step = first_alert_step(settings)
         with pytest.raises(ConnectionError):
-            await worker(lambda src: True).after_step("c1", step, None, source)
+            await worker(lambda *msg: True).after_step("c1", step, None, source)
         assert [t for t, _ in out] == [settings.topic("offers")], "the offer went out, the alert did not"
         broker_up = True
         # The successor processes the same uncommitted message and decides the same alert.
-        await worker(lambda src: src == source).after_step("c1", first_alert_step(settings), None, source)
+        await worker(lambda *msg: msg == ("silence-ticks", 0, 41)).after_step("c1", first_alert_step(settings), None, source)
         alerts = [v for t, v in out if t == settings.topic("alerts")]
         offers = [v for t, v in out if t == settings.topic("offers")]
         assert [a["alert_id"] for a in alerts] == [step.decision.alert_id]
@@ -76,7 +76,7 @@ def test_an_alert_claimed_but_never_delivered_goes_out_when_its_message_is_proce
             "the offer is sent again with the same id: at least once, never lost")
         assert offers[0]["alert_id"] == step.decision.alert_id and alerts[0]["offer_note"].startswith("offer ")
         # Delivered now: a later replay of the message, committed or not, sends nothing.
-        for unfinished in (lambda src: True, lambda src: False):
+        for unfinished in (lambda *msg: True, lambda *msg: False):
             await worker(unfinished).after_step("c1", first_alert_step(settings), None, source)
         assert [v["alert_id"] for t, v in out if t == settings.topic("alerts")] == [step.decision.alert_id]
 

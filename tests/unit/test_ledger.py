@@ -178,11 +178,10 @@ def test_claim_alert_with_a_slot_refuses_the_same_tier_for_the_customer_within_t
 
 def test_a_claim_whose_message_never_finished_is_handed_over_until_the_alert_is_sent():
     async def body(ledger, redis, prefix):
-        committed = {"orders:3": 100}  # offsets below 100 of orders[3] are committed
+        committed = {("orders", 3): 100}  # offsets below 100 of orders[3] are committed
 
-        def unfinished(source: str) -> bool:
-            tp, offset = source.rsplit(":", 1)
-            return int(offset) >= committed.get(tp, 0)
+        def unfinished(topic: str, partition: int, offset: int) -> bool:
+            return offset >= committed.get((topic, partition), 0)
 
         slot = ("c1", "watch", 1000.0, 86_400.0)
         assert await ledger.claim_alert("al-1", slot=slot, source="orders:3:120", unfinished=unfinished) is True
@@ -198,11 +197,11 @@ def test_a_claim_whose_message_never_finished_is_handed_over_until_the_alert_is_
         assert await ledger.claim_alert("al-1", source="orders:3:121") is False
         # once delivered, nothing claims it again, uncommitted message or not
         await ledger.alert_sent("al-1")
-        assert await ledger.claim_alert("al-1", slot=slot, source="orders:3:120", unfinished=lambda _: True) is False
+        assert await ledger.claim_alert("al-1", slot=slot, source="orders:3:120", unfinished=lambda *_: True) is False
         assert 0 < await redis.ttl(f"{prefix}:alert:al-1") <= 90 * 86_400, "alert_sent keeps the claim's TTL"
         # a claim written before claims held their message ('1') is final
         await redis.set(f"{prefix}:alert:al-old", b"1")
-        assert await ledger.claim_alert("al-old", source="orders:3:120", unfinished=lambda _: True) is False
+        assert await ledger.claim_alert("al-old", source="orders:3:120", unfinished=lambda *_: True) is False
         # alert_sent never creates a claim that was not made
         await ledger.alert_sent("al-never")
         assert await redis.exists(f"{prefix}:alert:al-never") == 0
