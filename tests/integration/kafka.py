@@ -60,13 +60,17 @@ async def collect(settings: Settings, topic_names: list[str], done: Callable[[li
     return out
 
 
+def scrape(port: int, timeout: float = 5) -> str:
+    """A worker's /metrics text ("" when the endpoint is not up yet)."""
+    try:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout).read().decode()
+    except OSError:
+        return ""
+
+
 def metric(port: int, name: str) -> float:
     """Sum of one metric family on a worker's /metrics (0 when the endpoint is not up yet)."""
-    try:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
-    except OSError:
-        return 0.0
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in scrape(port, timeout=2).splitlines()
                if line.startswith(name) and line[len(name)] in "{ ")
 
 
@@ -141,12 +145,8 @@ class Feed:
 
 def outcome_counts(port: int) -> dict[str, float]:
     """``churn_messages_total`` by outcome on a worker's /metrics ({} when the endpoint is not up yet)."""
-    try:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    except OSError:
-        return {}
     out = {}
-    for line in text.splitlines():
+    for line in scrape(port).splitlines():
         if line.startswith("churn_messages_total{"):
             label, value = line.split("} ")
             out[label.split('"')[1]] = float(value)

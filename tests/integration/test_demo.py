@@ -6,20 +6,14 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 import redis
 
 from streams.demo import demo_redis_prefix
+from tests.cli import churn_alert
 
 pytestmark = pytest.mark.integration
-
-
-def churn_alert(*args: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
 
 
 def test_demo_alerts_live_and_report_shows_treated_vs_control(run_settings):

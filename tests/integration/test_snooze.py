@@ -4,8 +4,6 @@ no retention offer while equally unhappy customers do."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
@@ -14,6 +12,7 @@ from aiokafka import TopicPartition
 from streams.procs import WorkerProcess, settings_env
 from streams.publish import TOPIC_OF_TYPE
 from streams.sweep import partition_of
+from tests.cli import churn_alert
 from tests.integration.kafka import Feed, sentinels
 from tests.integration.test_offers import DAYS, START, history, profiles
 
@@ -25,8 +24,7 @@ def test_a_snoozed_customer_gets_no_alert_and_no_offer(run_settings, redis_clean
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHURN_")} | settings_env(s)
     snoozed = "c0000"  # at risk, like c0003 and every third customer of this history
     until = (START + timedelta(days=DAYS + 30)).isoformat()
-    done = subprocess.run([sys.executable, "-m", "streams.cli", "snooze", snoozed, "--until", until], env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = churn_alert("snooze", snoozed, "--until", until, env=env, timeout=60)
     assert done.returncode == 0 and snoozed in done.stdout, done.stderr
     feed = Feed(s)
     # the snooze went to the profiles topic like any profile update: count it for the drain

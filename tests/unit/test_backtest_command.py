@@ -16,18 +16,18 @@ from pathlib import Path
 from bench.cdnow import AS_OF, evaluate, load
 from models.metrics import roc_auc
 from schemas.events import TIERS
+from tests.cli import churn_alert
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, f"{args} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+def ok(done: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert done.returncode == 0, f"{done.args} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
     return done
 
 
-def churn_alert(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return run("-m", "streams.cli", *args, cwd=cwd)
+def python(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=240, check=False)
 
 
 def rows(path: Path) -> dict[str, tuple[float, str]]:
@@ -40,10 +40,10 @@ def rows(path: Path) -> dict[str, tuple[float, str]]:
 def test_backtest_of_a_simulated_run_scores_every_customer_and_ranks_the_churners(tmp_path):
     start = datetime(2024, 1, 1, tzinfo=timezone.utc)
     as_of = start + timedelta(days=240)
-    churn_alert("simulate", "--customers", "200", "--days", "240", "--seed", "11", "--start", start.isoformat(),
-                "--out", str(tmp_path / "sim.jsonl"), cwd=tmp_path)
-    churn_alert("backtest", str(tmp_path / "sim.jsonl"), "--as-of", as_of.isoformat(), "--out", str(tmp_path / "s.csv"),
-                cwd=tmp_path)
+    ok(churn_alert("simulate", "--customers", "200", "--days", "240", "--seed", "11", "--start", start.isoformat(),
+                   "--out", str(tmp_path / "sim.jsonl"), cwd=tmp_path))
+    ok(churn_alert("backtest", str(tmp_path / "sim.jsonl"), "--as-of", as_of.isoformat(), "--out", str(tmp_path / "s.csv"),
+                   cwd=tmp_path))
     seen = {json.loads(line)["customer_id"] for line in (tmp_path / "sim.jsonl").read_text().splitlines()}
     got = rows(tmp_path / "s.csv")
     assert set(got) == seen
@@ -73,9 +73,9 @@ def test_backtest_of_cdnow_as_the_readme_runs_it(tmp_path):
     data = tmp_path / "CDNOW_master.txt"
     cdnow_like(data, 1500)
     bench = str(REPO / "bench" / "cdnow.py")
-    run(bench, "--data", str(data), "--out", str(tmp_path / "cdnow.jsonl"), cwd=tmp_path)
-    churn_alert("backtest", str(tmp_path / "cdnow.jsonl"), "--as-of", AS_OF.isoformat(), "--horizon-days", "90",
-                "--out", str(tmp_path / "scores.csv"), cwd=tmp_path)
+    ok(python(bench, "--data", str(data), "--out", str(tmp_path / "cdnow.jsonl"), cwd=tmp_path))
+    ok(churn_alert("backtest", str(tmp_path / "cdnow.jsonl"), "--as-of", AS_OF.isoformat(), "--horizon-days", "90",
+                   "--out", str(tmp_path / "scores.csv"), cwd=tmp_path))
     got = rows(tmp_path / "scores.csv")
     assert set(got) == {e.customer_id for e in load(data) if e.occurred_at <= AS_OF}
     assert all(0.0 <= s <= 1.0 and t in TIERS for s, t in got.values())
@@ -83,12 +83,11 @@ def test_backtest_of_cdnow_as_the_readme_runs_it(tmp_path):
     figures = evaluate(load(data), tmp_path / "scores.csv")
     assert figures["customers"] == len(got) and 0.2 < figures["churn_share"] < 0.9
     assert figures["roc_auc"] > 0.7, figures
-    printed = run(bench, "--data", str(data), "--evaluate", str(tmp_path / "scores.csv"), cwd=tmp_path).stdout
+    printed = ok(python(bench, "--data", str(data), "--evaluate", str(tmp_path / "scores.csv"), cwd=tmp_path)).stdout
     assert f"ROC AUC {figures['roc_auc']:.3f}" in printed and f"weeks since last purchase {figures['recency_roc_auc']:.3f}" in printed
 
     # scores of another cut-off are refused, not ranked against the wrong customers
     with (tmp_path / "scores.csv").open("a") as fh:
         fh.write("99999,0.5,none\n")
-    refused = subprocess.run([sys.executable, bench, "--data", str(data), "--evaluate", str(tmp_path / "scores.csv")],
-                             cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    refused = python(bench, "--data", str(data), "--evaluate", str(tmp_path / "scores.csv"), cwd=tmp_path)
     assert refused.returncode == 2 and "1 scored customers not seen before it" in refused.stderr
