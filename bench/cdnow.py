@@ -92,7 +92,7 @@ def main(argv=None) -> int:
     print(f"{len(events)} events, {len({e.customer_id for e in events})} customers, "
           f"{min(e.occurred_at for e in events).date()} .. {max(e.occurred_at for e in events).date()}")
     if args.out:
-        from streams.simulator_io import to_jsonl
+        from simulator.io import to_jsonl
 
         print(f"{to_jsonl(events, args.out)} order events → {args.out}")
     if args.evaluate:

@@ -32,8 +32,8 @@ from models.features import compute_features  # noqa: E402
 from models.metrics import pr_auc, roc_auc, top_lift  # noqa: E402
 from models.model import DEFAULT_KIND, PIPELINES, ChurnModel  # noqa: E402
 from models.state import apply_event  # noqa: E402
-from streams.backtest import run_backtest  # noqa: E402
-from streams.settings import Settings  # noqa: E402
+from engine.backtest import run_backtest  # noqa: E402
+from config.settings import Settings  # noqa: E402
 
 ANCHORS = {"BG/NBD -E[holdout purchases]": 0.763, "weeks since last purchase (README)": 0.759}
 
@@ -153,7 +153,7 @@ def simulator(n_customers: int, days: float, seed: int, kind: str = DEFAULT_KIND
     fate is known at the end; scores are as of the end, alerts are the first of each
     customer during the run.
     """
-    from streams.simulator import Simulator
+    from simulator import Simulator
 
     end = SIM_START + timedelta(days=days)
     sim = Simulator(n_customers, seed=seed, start=SIM_START, horizon_days=days)

@@ -18,8 +18,8 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
 
 from models.silence import DueIndex
-from streams.record import CustomerRecord
-from streams.settings import Settings
+from engine.record import CustomerRecord
+from config.settings import Settings
 
 
 def _chunk_sizes(args: tuple[int, int, int]) -> list[int]:
@@ -28,8 +28,8 @@ def _chunk_sizes(args: tuple[int, int, int]) -> list[int]:
 
     from models.prior import RulePrior
     from models.scorer import Scorer
-    from streams.bootstrap import processor_from
-    from streams.simulator import Simulator
+    from engine.compose import processor_from
+    from simulator import Simulator
 
     seed, n, days = args
     start = datetime(2024, 1, 1, tzinfo=timezone.utc)

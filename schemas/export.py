@@ -2,7 +2,7 @@
 
 The files under ``schemas/json/`` are generated from the pydantic models and
 committed; ``churn-alert schemas export`` rewrites them, and a unit test fails when
-they are stale. File names use the default topic names of ``streams.settings``.
+they are stale. File names use the default topic names of ``config.settings``.
 
 >>> files = render()
 >>> sorted(files)[:3]
@@ -23,7 +23,7 @@ from schemas.codec import REASONS
 from schemas.deadletter import DeadLetter
 from schemas.events import (ErasureConfirmation, ErasureRequest, InputEvent, OfferOutcome, ProfileUpdate,
                             RetentionOffer, RiskAlert)
-from streams.settings import Settings
+from config.settings import Settings
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ID_PREFIX = "urn:churn-alert:schema:"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import faust
 
-from streams.settings import Settings
+from config.settings import Settings
 
 
 def build_app(settings: Settings) -> faust.App:
@@ -36,5 +36,5 @@ def build_app(settings: Settings) -> faust.App:
         stream_wait_empty=False,  # a rebalance need not wait for in-flight events: un-acked ones are read again
         producer_acks=-1,
         table_standby_replicas=0,
-        TableManager="streams.recovery:ChurnTableManager",  # see streams/recovery.py
+        TableManager="streams.faust_compat:ChurnTableManager",  # see streams/faust_compat.py
     )

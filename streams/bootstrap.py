@@ -15,7 +15,6 @@ from prometheus_client import CollectorRegistry
 from alerts.experiment import ExperimentStore
 from alerts.ledger import OfferLedger
 from alerts.offers import OfferPolicy
-from alerts.tiers import Tiers
 from models.learner import Learner
 from models.metrics import ModelMetrics
 from models.prior import RulePrior
@@ -27,27 +26,9 @@ from streams.effects import Effects
 from streams.handler import CustomerHandler
 from streams.metrics import RuntimeMetrics
 from streams.offsets import OffsetWatch
-from streams.processor import Processor
-from streams.settings import Settings
+from engine.compose import processor_from, tier_goal
+from config.settings import Settings
 from streams.sweep import Sweep
-
-
-def tiers_from(settings: Settings) -> Tiers:
-    return Tiers(settings.threshold_watch, settings.threshold_high, settings.threshold_critical, settings.hysteresis)
-
-
-def tier_goal(settings: Settings) -> dict[str, float] | None:
-    """What the learner sets tier thresholds for (``None``: fixed thresholds)."""
-    if settings.tier_mode == "precision":
-        return {"target_precision": settings.tier_target_precision}
-    if settings.tier_mode == "capacity":
-        return {"daily_capacity": settings.tier_daily_capacity}
-    return None
-
-
-def processor_from(settings: Settings, scorer: Scorer) -> Processor:
-    return Processor(scorer=scorer, tiers=tiers_from(settings), horizon_days=settings.horizon_days,
-                     snapshot_interval_days=settings.snapshot_interval_days, cooldown_days=settings.cooldown_days)
 
 
 @dataclass
@@ -87,7 +68,7 @@ class Runtime:
 
 def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aioredis.Redis | None = None,
               prometheus: CollectorRegistry | None = None) -> Runtime:
-    """Wire a worker. ``settings`` must have a resolved broker and Redis (see streams.services)."""
+    """Wire a worker. ``settings`` must have a resolved broker and Redis (see services.resolve)."""
     from streams.agents import customer, learner
 
     app = app or build_app(settings)

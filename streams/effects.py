@@ -17,8 +17,8 @@ from models.features import value_segment
 from schemas.codec import encode
 from schemas.events import ErasureConfirmation, OfferOutcome, RiskAlert
 from streams.metrics import RuntimeMetrics
-from streams.processor import Step, to_dt
-from streams.settings import Settings
+from engine.processor import Step, to_dt
+from config.settings import Settings
 
 log = logging.getLogger(__name__)
 

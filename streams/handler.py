@@ -19,9 +19,9 @@ from schemas.errors import DecodeError
 from schemas.events import INPUT_TYPES
 from streams.metrics import RuntimeMetrics
 from streams.offsets import OffsetWatch
-from streams.processor import Processor, Step, to_dt
-from streams.record import CustomerRecord
-from streams.settings import Settings
+from engine.processor import Processor, Step, to_dt
+from engine.record import CustomerRecord
+from config.settings import Settings
 from streams.sweep import Sweep, decode_tick, encode_tick
 
 log = logging.getLogger(__name__)

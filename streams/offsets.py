@@ -1,7 +1,7 @@
 """Watching for offsets the consumer never handed to us.
 
 faust-streaming has dropped records around recoveries (issues #596, #606; the cause
-seen here is fixed in ``streams.recovery``). Applying is idempotent, but a dropped
+seen here is fixed in ``streams.faust_compat``). Applying is idempotent, but a dropped
 record is simply never applied, so a jump in a partition's offsets is logged as an
 error and counted (``churn_offset_gaps_total``) for operators to alert on.
 """

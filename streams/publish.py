@@ -11,7 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from schemas.errors import DecodeError
-from streams.settings import Settings
+from config.settings import Settings
 
 #: event_type → topic setting name.
 TOPIC_OF_TYPE = {"order": "orders", "support": "support", "app_activity": "activity", "profile": "profiles",

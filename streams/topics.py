@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import faust
 from faust.types import TopicT
 
-from streams.settings import Settings
+from config.settings import Settings
 
 #: Input topic setting name → event types accepted on it.
 ACCEPTS: dict[str, frozenset[str]] = {

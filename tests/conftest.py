@@ -7,13 +7,13 @@ import uuid
 
 import pytest
 
-from streams.settings import Settings
+from config.settings import Settings
 
 
 @pytest.fixture(scope="session")
 def live_settings():
     """Broker and Redis that answer: configured ones, else embedded (session-scoped)."""
-    from streams.services import services
+    from services.resolve import services
 
     with services(Settings()) as s:
         yield s

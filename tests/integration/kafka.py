@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.events import AppActivityEvent, OrderEvent, SupportEvent
 from streams.publish import TOPIC_OF_TYPE, ensure_topics, producer, publish_models
-from streams.settings import Settings
+from config.settings import Settings
 from streams.sweep import partition_of
 
 

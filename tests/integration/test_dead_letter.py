@@ -12,8 +12,8 @@ import pytest
 from schemas.badmessages import KINDS, bad_messages
 from schemas.deadletter import decode_raw
 from schemas.events import AppActivityEvent, OrderEvent
-from streams.embedded import free_port
-from streams.procs import WorkerProcess
+from services.embedded import free_port
+from cli.procs import WorkerProcess
 from streams.publish import TOPIC_OF_TYPE
 from tests.integration.kafka import collect, outcome_counts, publish, run, wait_for
 

@@ -10,8 +10,8 @@ import re
 import pytest
 import redis
 
-from streams.demo import demo_redis_prefix
-from tests.cli import churn_alert
+from cli.demo import demo_redis_prefix
+from tests.commandline import churn_alert
 
 pytestmark = pytest.mark.integration
 

@@ -12,9 +12,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from models.registry import ModelRegistry
-from streams.embedded import free_port
-from streams.procs import WorkerProcess
-from streams.simulator import Simulator
+from services.embedded import free_port
+from cli.procs import WorkerProcess
+from simulator import Simulator
 from tests.integration.kafka import Feed, metric, run, wait_for
 
 pytestmark = pytest.mark.integration

@@ -24,8 +24,8 @@ import yaml
 
 from alerts.offers import OfferPolicy, in_control_group
 from schemas.events import AppActivityEvent, OrderEvent, ProfileUpdate, SupportEvent
-from streams.embedded import free_port
-from streams.procs import WorkerProcess
+from services.embedded import free_port
+from cli.procs import WorkerProcess
 from tests.integration.kafka import Feed, metric, sentinels, wait_for
 
 pytestmark = pytest.mark.integration

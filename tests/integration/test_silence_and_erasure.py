@@ -25,10 +25,10 @@ from models.scorer import Scorer
 from models.silence import silence_schedule
 from models.state import apply_event
 from schemas.events import AppActivityEvent, ErasureRequest, OrderEvent, ProfileUpdate, SupportEvent
-from streams.backtest import run_backtest
-from streams.bootstrap import processor_from
-from streams.procs import WorkerProcess
-from streams.record import CustomerRecord
+from engine.backtest import run_backtest
+from engine.compose import processor_from
+from cli.procs import WorkerProcess
+from engine.record import CustomerRecord
 from streams.sweep import partition_of
 from tests.integration.kafka import collect, publish, run, wait_for
 

@@ -9,8 +9,8 @@ import pytest
 import redis
 
 from schemas.events import AppActivityEvent, OrderEvent, ProfileUpdate, SupportEvent
-from streams.backtest import run_backtest
-from streams.procs import WorkerProcess
+from engine.backtest import run_backtest
+from cli.procs import WorkerProcess
 from tests.integration.kafka import collect, publish, run, sentinels, wait_for
 
 pytestmark = pytest.mark.integration

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from aiokafka import TopicPartition
 
-from streams.procs import WorkerProcess, settings_env
+from cli.procs import WorkerProcess, settings_env
 from streams.publish import TOPIC_OF_TYPE
 from streams.sweep import partition_of
-from tests.cli import churn_alert
+from tests.commandline import churn_alert
 from tests.integration.kafka import Feed, sentinels
 from tests.integration.test_offers import DAYS, START, history, profiles
 

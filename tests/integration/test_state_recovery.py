@@ -28,9 +28,9 @@ from models.prior import RulePrior
 from models.scorer import Scorer
 from models.state import SEEN_IDS, CustomerState, apply_event
 from schemas.events import AppActivityEvent, OrderEvent, ProfileUpdate, SupportEvent
-from streams.embedded import free_port
-from streams.procs import WorkerProcess
-from streams.record import CustomerRecord
+from services.embedded import free_port
+from cli.procs import WorkerProcess
+from engine.record import CustomerRecord
 from tests.integration.kafka import outcome_counts, publish, run, wait_for
 
 pytestmark = pytest.mark.integration

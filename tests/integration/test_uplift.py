@@ -21,9 +21,9 @@ from aiokafka import AIOKafkaConsumer
 from alerts.experiment import ExperimentStore
 from alerts.report import format_report, report
 from schemas.events import RetentionOffer
-from streams.embedded import free_port
-from streams.procs import WorkerProcess
-from streams.simulator import Simulator
+from services.embedded import free_port
+from cli.procs import WorkerProcess
+from simulator import Simulator
 from tests.integration.kafka import Feed, metric, run, sentinels, wait_for
 
 pytestmark = pytest.mark.integration

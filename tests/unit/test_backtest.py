@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 from bench.quality import simulator_figures
 from models.model import ChurnModel
-from streams.backtest import run_backtest
-from streams.settings import Settings
-from streams.simulator import Simulator
+from engine.backtest import run_backtest
+from config.settings import Settings
+from simulator import Simulator
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 

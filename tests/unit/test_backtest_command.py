@@ -16,7 +16,7 @@ from pathlib import Path
 from bench.cdnow import AS_OF, evaluate, load
 from models.metrics import roc_auc
 from schemas.events import TIERS
-from tests.cli import churn_alert
+from tests.commandline import churn_alert
 
 REPO = Path(__file__).resolve().parents[2]
 

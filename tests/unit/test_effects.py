@@ -14,12 +14,12 @@ from alerts.offers import OfferPolicy
 from models.prior import RulePrior
 from models.scorer import Scorer
 from schemas.events import OrderEvent, ProfileUpdate
-from streams.bootstrap import processor_from
+from engine.compose import processor_from
 from streams.effects import Effects
 from streams.metrics import RuntimeMetrics
-from streams.processor import to_dt
-from streams.record import CustomerRecord
-from streams.settings import Settings
+from engine.processor import to_dt
+from engine.record import CustomerRecord
+from config.settings import Settings
 from tests.unit.scratch_redis import run_in_redis
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)

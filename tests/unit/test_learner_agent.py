@@ -6,7 +6,7 @@ from types import SimpleNamespace
 from faust.types import TP
 
 from streams.agents.learner import forget_unpublished
-from streams.settings import Settings
+from config.settings import Settings
 
 
 def fake_runtime():

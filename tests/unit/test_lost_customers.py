@@ -6,10 +6,10 @@ from datetime import datetime, timedelta, timezone
 from models.prior import RulePrior
 from models.scorer import Scorer
 from schemas.events import OrderEvent, SupportEvent
-from streams.bootstrap import processor_from
-from streams.processor import to_dt
-from streams.record import CustomerRecord
-from streams.settings import Settings
+from engine.compose import processor_from
+from engine.processor import to_dt
+from engine.record import CustomerRecord
+from config.settings import Settings
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 

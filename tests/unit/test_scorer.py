@@ -103,9 +103,9 @@ def test_the_processor_decides_tiers_with_the_scorers_thresholds_when_it_has_the
 
     from alerts.tiers import Tiers
     from schemas.events import SupportEvent
-    from streams.bootstrap import processor_from
-    from streams.record import CustomerRecord
-    from streams.settings import Settings
+    from engine.compose import processor_from
+    from engine.record import CustomerRecord
+    from config.settings import Settings
 
     ev = SupportEvent(event_id="s1", customer_id="c1", occurred_at=datetime(2024, 1, 1, tzinfo=timezone.utc),
                       event_type="support", ticket_id="t1", action="opened", category="delivery", priority="low", is_complaint=False)

@@ -12,8 +12,8 @@ import pytest
 from pydantic import TypeAdapter
 
 from schemas.events import AnyEvent, OfferOutcome, RetentionOffer
-from streams.simulator import SimulationError, Simulator
-from streams.simulator_io import main, sidecar_path
+from simulator import SimulationError, Simulator
+from simulator.io import sidecar_path
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 YEAR = timedelta(days=365)
@@ -243,8 +243,11 @@ def test_offer_after_churn_saves_nobody():
 
 
 def test_cli_writes_events_and_fates(tmp_path, capsys):
+    from cli.main import main as cli
+
     out = tmp_path / "run.jsonl"
-    assert main(["--customers", "25", "--days", "40", "--seed", "6", "--out", str(out)]) == 0
+    assert cli(["simulate", "--customers", "25", "--days", "40", "--seed", "6", "--start", START.isoformat(),
+                "--out", str(out)]) == 0
     lines = out.read_text().splitlines()
     expected = Simulator(25, seed=6, start=START, horizon_days=40).events_between(START, START + timedelta(days=40))
     assert [ANY.validate_json(line) for line in lines] == expected
@@ -254,7 +257,7 @@ def test_cli_writes_events_and_fates(tmp_path, capsys):
 
 
 def test_churn_alert_simulate_out_writes_events_and_fates_without_a_broker(tmp_path, capsys):
-    from streams.cli import main as cli
+    from cli.main import main as cli
 
     out = tmp_path / "run.jsonl"
     assert cli(["simulate", "--customers", "5", "--days", "10", "--out", str(out)]) == 0

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 from models.prior import RulePrior
 from models.scorer import Scorer
 from schemas.events import ProfileUpdate, SupportEvent
-from streams.bootstrap import processor_from
-from streams.record import CustomerRecord
-from streams.settings import Settings
+from engine.compose import processor_from
+from engine.record import CustomerRecord
+from config.settings import Settings
 
 T0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
 

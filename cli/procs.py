@@ -8,8 +8,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from streams.embedded import _die_with_parent
-from streams.settings import Settings
+from services.embedded import _die_with_parent
+from config.settings import Settings
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -33,7 +33,7 @@ class WorkerProcess:
     def start(self) -> "WorkerProcess":
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHURN_")} | settings_env(self.settings)
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env, stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], env=env, stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         return self
 

@@ -5,7 +5,7 @@ maybe reopened and resolved again. Service-failure churners complain more and mo
 (delivery, billing), wait longer, rate lower; product-fit churners ask about products.
 
 >>> from random import Random
->>> from streams.simulator_plan import draw_plan, DAY
+>>> from simulator.plan import draw_plan, DAY
 >>> plan = draw_plan(1, 0, 1_700_000_000.0, 365 * DAY, churn_share=0.0)
 >>> raws, nxt = make_ticket(Random(0), plan, plan.active_from, 0)
 >>> raws[0][3]["action"], raws[-1][3]["action"] in ("resolved", "comment", "escalated"), nxt > plan.active_from
@@ -18,7 +18,7 @@ from random import Random
 from typing import Any
 
 from schemas.events import SupportEvent
-from streams.simulator_plan import DAY, Plan
+from simulator.plan import DAY, Plan
 
 CATEGORIES = ("billing", "delivery", "product", "account", "app", "other")
 _BASE_WEIGHTS = (2, 3, 2, 1, 1, 1)

@@ -5,7 +5,7 @@ its own random generator, so what it produces does not depend on how the caller
 slices time: generating up to ``t1`` in one step or in many gives the same events.
 Generated events wait in a heap until they are taken.
 
->>> from streams.simulator_plan import draw_plan, DAY
+>>> from simulator.plan import draw_plan, DAY
 >>> c = CustomerSim(draw_plan(5, 1, 1_700_000_000.0, 365 * DAY, churn_share=0.0), seed=5)
 >>> first = c.take(0.0, 1_700_000_000.0 + 30 * DAY)
 >>> first[0][2].__name__, all(a[0] <= b[0] for a, b in zip(first, first[1:]))
@@ -19,8 +19,8 @@ from random import Random
 from typing import Any
 
 from schemas.events import AppActivityEvent, ProfileUpdate
-from streams.simulator_activity import MAKERS, Raw, daytime
-from streams.simulator_plan import DAY, INF, Plan
+from simulator.activity import MAKERS, Raw, daytime
+from simulator.plan import DAY, INF, Plan
 
 
 class _Proc:

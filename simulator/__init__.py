@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 
 from schemas.errors import ChurnError
 from schemas.events import Event, OfferOutcome, RetentionOffer
-from streams.simulator_customer import CustomerSim
-from streams.simulator_io import fates_json, to_jsonl
-from streams.simulator_offers import Exposure, accept_delay_s, accepts, expected_uplift, outcomes, realized_uplift
-from streams.simulator_plan import DAY, INF, PERSONAS, draw_plan
+from simulator.customer import CustomerSim
+from simulator.io import fates_json, to_jsonl
+from simulator.offers import Exposure, accept_delay_s, accepts, expected_uplift, outcomes, realized_uplift
+from simulator.plan import DAY, INF, PERSONAS, draw_plan
 
 __all__ = ["Fate", "PERSONAS", "SimulationError", "Simulator", "fates_json", "to_jsonl"]
 
@@ -151,9 +151,3 @@ class Simulator:
         churn_at = {c: f.churn_at.timestamp() if f.churn_at else INF for c, f in self.fates.items()}
         return realized_uplift(list(self._exposures.values()), churn_at,
                                None if horizon_days is None else horizon_days * DAY)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    from streams.simulator_io import main
-
-    raise SystemExit(main())

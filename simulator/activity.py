@@ -5,7 +5,7 @@ the raw events of the ``n``-th occurrence at ``ts`` and the time of the next one
 A raw event is ``(ts, event_id, model, fields)``. Persona effects scale with the
 decline progress ``p = plan.progress(ts)`` (0 when behaving normally, 1 at churn).
 
->>> from streams.simulator_plan import draw_plan, DAY
+>>> from simulator.plan import draw_plan, DAY
 >>> plan = draw_plan(1, 0, 1_700_000_000.0, 365 * DAY, churn_share=0.0)
 >>> raws, nxt = make_order(Random(0), plan, plan.active_from, 0)
 >>> raws[0][2].__name__, raws[0][3]["status"], raws[0][3]["currency"], nxt > plan.active_from
@@ -18,8 +18,8 @@ from random import Random
 from typing import Any
 
 from schemas.events import AppActivityEvent, OrderEvent
-from streams.simulator_plan import DAY, Plan
-from streams.simulator_tickets import make_ticket
+from simulator.plan import DAY, Plan
+from simulator.tickets import make_ticket
 
 Raw = tuple[float, str, type, dict[str, Any]]
 CHANNELS = ("web", "app", "store", "other")

@@ -26,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("simulate", help="produce synthetic customers' events (with known fates)")
     s.add_argument("--customers", type=int, default=1000)
-    s.add_argument("--days", type=float, default=180.0)
+    s.add_argument("--days", type=float, default=180.0, help="simulated days; churners churn within them")
+    s.add_argument("--churn-share", type=float, default=0.3, help="share of customers who churn")
     s.add_argument("--seed", type=int, default=7)
     s.add_argument("--start", type=datetime.fromisoformat, default=datetime.fromisoformat("2024-01-01T00:00:00+00:00"))
     s.add_argument("--out", type=Path, default=None, help="write JSONL (and FILE.fates.json) instead of publishing")
@@ -57,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from streams.settings import Settings
+    from config.settings import Settings
 
     try:
         settings = Settings()
@@ -72,36 +73,37 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
     if args.command == "demo":
-        from streams.demo import run_demo
+        from cli.demo import run_demo
 
         return run_demo(settings, duration=args.duration, customers=args.customers,
                         days_per_second=args.days_per_second, seed=args.seed)
     if args.command == "worker":
-        from streams.worker import run_worker
+        from cli.worker import run_worker
 
         return run_worker(settings)
     if args.command == "simulate":
-        from streams.commands import simulate
+        from cli.commands import simulate
 
-        return asyncio.run(simulate(settings, args.customers, args.days, args.seed, args.start, args.out))
+        return asyncio.run(simulate(settings, args.customers, args.days, args.seed, args.start, args.out,
+                                    args.churn_share))
     if args.command == "replay":
-        from streams.commands import replay
+        from cli.commands import replay
 
         return asyncio.run(replay(settings, args.file))
     if args.command == "backtest":
-        from streams.backtest import run_backtest_command
+        from engine.backtest import run_backtest_command
 
         return run_backtest_command(settings, args.file, as_of=args.as_of, horizon_days=args.horizon_days, out=args.out)
     if args.command == "report":
-        from streams.commands import report
+        from cli.commands import report
 
         if args.demo:
-            from streams.demo import demo_redis_prefix
+            from cli.demo import demo_redis_prefix
 
             settings = settings.model_copy(update={"redis_prefix": demo_redis_prefix(settings)})
         return asyncio.run(report(settings))
     if args.command == "snooze":
-        from streams.commands import snooze
+        from cli.commands import snooze
 
         return asyncio.run(snooze(settings, args.customer_id, until=args.until, days=args.days))
     if args.command == "schemas":

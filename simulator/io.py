@@ -1,6 +1,6 @@
 """Files for ``churn-alert replay`` / ``backtest``: events as JSON lines, fates as a sidecar.
 
-``python -m streams.simulator --customers N --days D --seed S --out FILE.jsonl`` writes
+``churn-alert simulate --customers N --days D --seed S --out FILE.jsonl`` writes
 ``FILE.jsonl`` and ``FILE.fates.json``.
 
 >>> sidecar_path("runs/year.jsonl").name
@@ -9,11 +9,10 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,24 +51,3 @@ def write_run(events: Iterable[Event], fates: dict[str, Any], out: str | Path) -
     side = sidecar_path(out)
     side.write_text(json.dumps(fates_json(fates), indent=1), encoding="utf-8")
     return n, side
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Write a simulated event file and its fates sidecar."""
-    from streams.simulator import Simulator
-
-    ap = argparse.ArgumentParser(prog="python -m streams.simulator", description=__doc__.split("\n")[0])
-    ap.add_argument("--customers", type=int, default=1000)
-    ap.add_argument("--days", type=float, default=365.0, help="simulated days; churners churn within them")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--start", default="2024-01-01T00:00:00+00:00", help="RFC 3339 start time")
-    ap.add_argument("--churn-share", type=float, default=0.3)
-    ap.add_argument("--out", required=True, help="FILE.jsonl")
-    args = ap.parse_args(argv)
-    start = datetime.fromisoformat(args.start)
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
-    sim = Simulator(args.customers, seed=args.seed, start=start, churn_share=args.churn_share, horizon_days=args.days)
-    n, side = write_run(sim.events_between(start, start + timedelta(days=args.days)), sim.fates, args.out)
-    print(f"wrote {n} events to {args.out} and fates of {len(sim.fates)} customers to {side}")
-    return 0

@@ -19,10 +19,10 @@ from models.model import ChurnModel
 from models.prior import RulePrior
 from models.scorer import Scorer
 from models.silence import DueIndex
-from streams.bootstrap import processor_from, tier_goal
-from streams.processor import Step, to_dt
-from streams.record import CustomerRecord
-from streams.settings import Settings
+from engine.compose import processor_from, tier_goal
+from engine.processor import Step, to_dt
+from engine.record import CustomerRecord
+from config.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def write_scores(result: BacktestResult, out: Path) -> None:
 
 def run_backtest_command(settings: Settings, path: Path, *, as_of: datetime, horizon_days: float | None, out: Path) -> int:
     from schemas.errors import ConfigError
-    from streams.commands import load_events
+    from cli.commands import load_events
 
     if as_of.tzinfo is None:
         raise ConfigError("--as-of needs a UTC offset, e.g. 1997-09-30T23:59:59+00:00")

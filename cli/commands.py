@@ -11,8 +11,8 @@ from pydantic import TypeAdapter, ValidationError
 from schemas.errors import DecodeError
 from schemas.events import AnyEvent
 from streams.publish import ensure_topics, producer, publish_models, read_jsonl
-from streams.services import services
-from streams.settings import Settings
+from services.resolve import services
+from config.settings import Settings
 
 _EVENT = TypeAdapter(AnyEvent)
 
@@ -35,13 +35,15 @@ async def _publish(s: Settings, events: list, *, progress: str | None = None) ->
     return sent
 
 
-async def simulate(settings: Settings, customers: int, days: float, seed: int, start: datetime, out: Path | None) -> int:
-    from streams.simulator import Simulator
+async def simulate(settings: Settings, customers: int, days: float, seed: int, start: datetime, out: Path | None,
+                   churn_share: float = 0.3) -> int:
+    """``days`` of ``customers``' events from ``start``; churners churn within those days."""
+    from simulator import Simulator
 
-    sim = Simulator(customers, seed=seed, start=start)
+    sim = Simulator(customers, seed=seed, start=start, churn_share=churn_share, horizon_days=days)
     events = sim.events_between(start, start + timedelta(days=days))
     if out is not None:
-        from streams.simulator_io import write_run
+        from simulator.io import write_run
 
         n, side = write_run(events, sim.fates, out)
         print(f"wrote {n} events of {customers} customers to {out} and their fates to {side}")

@@ -1,7 +1,7 @@
 """One customer's step: state → features → labels → score → alert decision.
 
 Pure and synchronous: the Faust agent (``streams.agents.customer``) and the
-in-process backtest (``streams.backtest``) call the same code; effects that need
+in-process backtest (``engine.backtest``) call the same code; effects that need
 I/O (offers, caps, dedup, emitting) happen afterwards in ``streams.effects``.
 """
 
@@ -22,7 +22,7 @@ from models.scorer import Scorer
 from models.silence import next_silence_check
 from models.state import apply_event
 from schemas.events import AppActivityEvent, ErasureRequest, Event, OfferOutcome, OrderEvent, ProfileUpdate
-from streams.record import CustomerRecord
+from engine.record import CustomerRecord
 
 DAY_S = 86_400.0
 _ENGAGED_APP = frozenset({"login", "session", "feature_used", "push_opened"})

@@ -7,8 +7,8 @@ import logging
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
-from streams import embedded
-from streams.settings import DEFAULT_REDIS_URL, Settings
+from services import embedded
+from config.settings import DEFAULT_REDIS_URL, Settings
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta, timezone
 
 from aiokafka import AIOKafkaConsumer
 
-from streams.procs import WorkerProcess
+from cli.procs import WorkerProcess
 from streams.publish import ensure_topics, producer, publish_models
-from streams.services import services
-from streams.settings import Settings
+from services.resolve import services
+from config.settings import Settings
 
 SIM_START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 BACKFILL_DAYS = 60  # history published at once, so churners are already drifting when the demo goes live
@@ -75,7 +75,7 @@ async def _prepare(s: Settings) -> None:
 
 async def _live(s: Settings, worker: WorkerProcess, *, duration: float | None, customers: int,
                 days_per_second: float, seed: int) -> Counter:
-    from streams.simulator import Simulator
+    from simulator import Simulator
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -143,6 +143,6 @@ def _summary(stats: Counter, worker_exit: int | None) -> None:
 
 
 async def _report(s: Settings) -> None:
-    from streams.commands import report
+    from cli.commands import report
 
     await report(s)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from streams.services import services
-from streams.settings import Settings
+from services.resolve import services
+from config.settings import Settings
 
 log = logging.getLogger(__name__)
 

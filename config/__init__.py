@@ -1,0 +1,1 @@
+"""Configuration: the one ``Settings`` object, read from ``CHURN_*`` variables."""

@@ -1,0 +1,32 @@
+"""Build the pure engine from settings: the stream (``streams.bootstrap``) and the
+backtest (``engine.backtest``) take their processor and tier goal from here, so both
+decide with the same values."""
+
+from __future__ import annotations
+
+from alerts.tiers import Tiers
+from config.settings import Settings
+from engine.processor import Processor
+from models.scorer import Scorer
+
+
+def tiers_from(settings: Settings) -> Tiers:
+    return Tiers(settings.threshold_watch, settings.threshold_high, settings.threshold_critical, settings.hysteresis)
+
+
+def tier_goal(settings: Settings) -> dict[str, float] | None:
+    """What the learner sets tier thresholds for (``None``: fixed thresholds).
+
+    >>> tier_goal(Settings(tier_mode="capacity", tier_daily_capacity=50))
+    {'daily_capacity': 50.0}
+    """
+    if settings.tier_mode == "precision":
+        return {"target_precision": settings.tier_target_precision}
+    if settings.tier_mode == "capacity":
+        return {"daily_capacity": settings.tier_daily_capacity}
+    return None
+
+
+def processor_from(settings: Settings, scorer: Scorer) -> Processor:
+    return Processor(scorer=scorer, tiers=tiers_from(settings), horizon_days=settings.horizon_days,
+                     snapshot_interval_days=settings.snapshot_interval_days, cooldown_days=settings.cooldown_days)
