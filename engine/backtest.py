@@ -42,10 +42,8 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
     if horizon_days is not None:
         settings = settings.model_copy(update={"horizon_days": horizon_days})
     model = model if model is not None else ChurnModel()
-    learner = Learner(model, registry=None, min_labels=settings.min_labels, tier_goal=tier_goal(settings),
-                      hysteresis=settings.hysteresis)
-    scorer = Scorer.from_model(model, RulePrior(), min_labels=settings.min_labels, ready=lambda: learner.ready,
-                               hysteresis=settings.hysteresis)
+    learner = Learner(model, registry=None, min_labels=settings.min_labels, tier_goal=tier_goal(settings))
+    scorer = Scorer.from_model(model, RulePrior(), min_labels=settings.min_labels, ready=lambda: learner.ready)
     proc = processor_from(settings, scorer)
     records: dict[str, CustomerRecord] = {}
     due = DueIndex()
@@ -69,7 +67,7 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
             learner.update(ex)
             n_labels += 1
             if learner.tier_goal and n_labels % settings.publish_every == 0:  # as a worker's scorer gets them
-                scorer.use_tiers(learner.window_tiers())  # with each published version
+                scorer.use_thresholds(learner.window_tiers())  # with each published version
         if step.record.next_check is None:
             due.cancel(cid)
         else:

@@ -94,6 +94,7 @@ class Processor:
     horizon_days: float
     snapshot_interval_days: float
     cooldown_days: float
+    _learned: tuple[tuple[float, float, float], Tiers] | None = field(default=None, repr=False)
 
     @property
     def horizon(self) -> timedelta:
@@ -102,7 +103,12 @@ class Processor:
     @property
     def tiers_in_use(self) -> Tiers:
         """The model's thresholds set from labels, when it has them; else the configured ``tiers``."""
-        return self.scorer.tiers or self.tiers
+        learned = self.scorer.thresholds
+        if learned is None:
+            return self.tiers
+        if self._learned is None or self._learned[0] != learned:  # built once per thresholds, not per event
+            self._learned = (learned, Tiers(*learned, hysteresis=self.tiers.hysteresis))
+        return self._learned[1]
 
     # ------------------------------------------------------------------ messages
     def on_event(self, record: CustomerRecord, event: Event, now: datetime) -> Step:

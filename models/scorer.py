@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from alerts.tiers import Tiers
 from models.metrics import ModelMetrics
 from models.model import ChurnModel
 from models.prior import RulePrior
@@ -30,19 +29,19 @@ class Scorer:
     """Rule prior or newest model, whichever is ready; every score names its version."""
 
     def __init__(self, prior: RulePrior | None = None, *, min_labels: int = 200,
-                 metrics: ModelMetrics | None = None, hysteresis: float = 0.05) -> None:
+                 metrics: ModelMetrics | None = None) -> None:
         self.prior = prior if prior is not None else RulePrior()
-        self.min_labels, self.metrics, self.hysteresis = min_labels, metrics, hysteresis
+        self.min_labels, self.metrics = min_labels, metrics
         self.model: ChurnModel | None = None
         self.loaded: str | None = None
         self.ready: Callable[[], bool] = lambda: False
-        self.model_tiers: Tiers | None = None  # thresholds the loaded version's learner set from labels
+        self.model_thresholds: tuple[float, float, float] | None = None  # set from labels by the version's learner
         if metrics:
             metrics.using_prior.set(1)
 
     @classmethod
     def from_model(cls, model: ChurnModel, prior: RulePrior | None = None, *, min_labels: int = 200,
-                   ready: Callable[[], bool] | None = None, hysteresis: float = 0.05) -> "Scorer":
+                   ready: Callable[[], bool] | None = None) -> "Scorer":
         """In-process scorer sharing ``model`` with a learner (the backtest); ``ready``
         is the learner's verdict (default: always).
 
@@ -50,7 +49,7 @@ class Scorer:
         >>> s.score({})
         (0.5, 'logreg-local')
         """
-        s = cls(prior, min_labels=min_labels, hysteresis=hysteresis)
+        s = cls(prior, min_labels=min_labels)
         s.model = model
         s.ready = ready if ready is not None else (lambda: True)
         return s
@@ -60,14 +59,14 @@ class Scorer:
         return m if m is not None and m.n_seen >= self.min_labels and self.ready() else self.prior
 
     @property
-    def tiers(self) -> Tiers | None:
-        """Label-set thresholds of the model in use; ``None``: the configured ones apply."""
-        return self.model_tiers if self.model is not None and self._active() is self.model else None
+    def thresholds(self) -> tuple[float, float, float] | None:
+        """(watch, high, critical) set from labels for the model in use; ``None``: the configured ones apply."""
+        return self.model_thresholds if self.model is not None and self._active() is self.model else None
 
-    def use_tiers(self, thresholds: list[float] | None) -> None:
+    def use_thresholds(self, thresholds: list[float] | None) -> None:
         """Apply the (watch, high, critical) thresholds the model's learner set from labels;
         ``None``: the configured ones."""
-        self.model_tiers = Tiers(*thresholds, hysteresis=self.hysteresis) if thresholds else None
+        self.model_thresholds = (thresholds[0], thresholds[1], thresholds[2]) if thresholds else None
 
     def score(self, x: Mapping[str, float]) -> tuple[float, str]:
         """``(score, model_version)`` for one feature vector."""
@@ -88,7 +87,7 @@ class Scorer:
         meta = await registry.meta(v)
         ready = bool(meta.get("ready", False))
         self.model, self.loaded, self.ready = model, v, (lambda: ready)
-        self.use_tiers(meta.get("tiers"))
+        self.use_thresholds(meta.get("tiers"))
         if self.metrics:
             self.metrics.model_loads.inc()
             self.metrics.using_prior.set(0 if self._active() is model else 1)

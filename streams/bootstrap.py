@@ -62,7 +62,7 @@ class Runtime:
         if self._learner is None:
             self._learner = await Learner.resume(self.registry, publish_every=self.settings.publish_every,
                                                  min_labels=self.settings.min_labels, metrics=self.model_metrics,
-                                                 tier_goal=tier_goal(self.settings), hysteresis=self.settings.hysteresis)
+                                                 tier_goal=tier_goal(self.settings))
         return self._learner
 
 
@@ -79,7 +79,7 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
     prometheus = prometheus if prometheus is not None else CollectorRegistry()
     metrics, model_metrics = RuntimeMetrics(prometheus), ModelMetrics(prometheus)
     registry = ModelRegistry(redis, settings.redis_prefix)
-    scorer = Scorer(RulePrior(), min_labels=settings.min_labels, metrics=model_metrics, hysteresis=settings.hysteresis)
+    scorer = Scorer(RulePrior(), min_labels=settings.min_labels, metrics=model_metrics)
     policy = OfferPolicy.load(settings.policy_file)
     channels: dict[str, Any] = {}
 

@@ -64,6 +64,6 @@ def register(rt: "Runtime") -> None:
     async def refresh() -> None:
         if await rt.scorer.refresh(rt.registry):
             using = rt.scorer.loaded if rt.scorer.model is rt.scorer._active() else f"the rule prior ({rt.scorer.loaded} not ready)"
-            tiers = rt.scorer.tiers
+            tiers = rt.scorer.thresholds
             log.warning("scorer now uses %s%s", using, f" with tiers set from labels {tiers}" if tiers else "")
             rt.show_tiers()

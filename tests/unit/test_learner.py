@@ -144,10 +144,10 @@ def test_hand_over_only_when_the_model_ranks_at_least_as_well_as_the_prior():
 
 
 def test_meta_carries_tier_thresholds_set_from_the_window_for_precision_or_capacity():
-    from alerts.tiers import Tiers
+    from models.thresholds import thresholds_from_labels
 
     exs = list(examples(600, seed=4, churn_rate=0.4))
-    by_precision = Learner(ChurnModel(), tier_goal={"target_precision": 0.7}, hysteresis=0.03)
+    by_precision = Learner(ChurnModel(), tier_goal={"target_precision": 0.7})
     by_capacity = Learner(ChurnModel(), tier_goal={"daily_capacity": 40.0})
     fixed = Learner(ChurnModel())
     for ex in exs:
@@ -156,8 +156,7 @@ def test_meta_carries_tier_thresholds_set_from_the_window_for_precision_or_capac
     assert "tiers" not in fixed.health()
     ps, ys = [p for p, _ in by_precision.window], [y for _, y in by_precision.window]
     w, h, c = by_precision.health()["tiers"]
-    expected = Tiers.from_labels(ps, ys, target_precision=0.7, hysteresis=0.03)
-    assert (w, h, c) == (expected.watch, expected.high, expected.critical)
+    assert (w, h, c) == thresholds_from_labels(ps, ys, target_precision=0.7)
     for threshold, goal in ((w, 0.7), (h, 0.8), (c, 0.9)):  # precision of the alerts at each threshold
         hits = [y for p, y in zip(ps, ys) if p >= threshold]
         assert sum(hits) / len(hits) >= goal - 1e-9

@@ -76,23 +76,21 @@ def test_refresh_loads_only_new_versions(prefix):
 
 
 def test_thresholds_set_from_labels_apply_only_with_the_model_that_carries_them(prefix):
-    from alerts.tiers import Tiers
-
     async def main():
         client = aioredis.Redis.from_url(URL)
         try:
             reg = ModelRegistry(client, prefix)
-            scorer = Scorer(RulePrior(), min_labels=20, hysteresis=0.02)
+            scorer = Scorer(RulePrior(), min_labels=20)
             m = model_with(40)
             await reg.publish(m.to_bytes(), {"ready": False, "tiers": [0.3, 0.5, 0.7]})
             await scorer.refresh(reg)
-            assert scorer.tiers is None  # the prior scores: the configured thresholds apply
+            assert scorer.thresholds is None  # the prior scores: the configured thresholds apply
             await reg.publish(m.to_bytes(), {"ready": True, "tiers": [0.3, 0.5, 0.7]})
             await scorer.refresh(reg)
-            assert scorer.tiers == Tiers(0.3, 0.5, 0.7, hysteresis=0.02)
+            assert scorer.thresholds == (0.3, 0.5, 0.7)
             await reg.publish(m.to_bytes(), {"ready": True})  # fixed mode: no thresholds in the meta
             await scorer.refresh(reg)
-            assert scorer.tiers is None
+            assert scorer.thresholds is None
         finally:
             await client.aclose()
     asyncio.run(main())
@@ -101,7 +99,6 @@ def test_thresholds_set_from_labels_apply_only_with_the_model_that_carries_them(
 def test_the_processor_decides_tiers_with_the_scorers_thresholds_when_it_has_them():
     from datetime import datetime, timezone
 
-    from alerts.tiers import Tiers
     from schemas.events import SupportEvent
     from engine.compose import processor_from
     from engine.record import CustomerRecord
@@ -115,6 +112,6 @@ def test_the_processor_decides_tiers_with_the_scorers_thresholds_when_it_has_the
     assert score < 0.5 and proc.on_event(CustomerRecord(), ev, ev.occurred_at).decision is None
     scorer.model, scorer.ready, scorer.min_labels = model_with(1), (lambda: True), 0
     scorer.model.score = lambda x: score  # the model in use scores like the prior did
-    scorer.model_tiers = Tiers(score - 0.01, 0.8, 0.9)
+    scorer.model_thresholds = (score - 0.01, 0.8, 0.9)
     d = proc.on_event(CustomerRecord(), ev, ev.occurred_at).decision
     assert d is not None and d.tier == "watch"
