@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.catalogue import BY_SETTING
+
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
@@ -29,20 +31,20 @@ class Settings(BaseSettings):
     app_id: str = Field(default="churn-alert", description="Faust app id = consumer group.")
     log_level: Literal["debug", "info", "warn", "error"] = "warn"
 
-    # --- topics (names from DESIGN.md; topic_prefix namespaces them all, e.g. per test run)
+    # --- topics (defaults from the catalogue in schemas/catalogue.py; topic_prefix namespaces them all, e.g. per test run)
     topic_prefix: str = ""
-    topic_orders: str = "orders"
-    topic_support: str = "support-tickets"
-    topic_activity: str = "app-activity"
-    topic_profiles: str = "customer-profiles"
-    topic_outcomes: str = "offer-outcomes"
-    topic_erasure: str = "erasure-requests"
-    topic_alerts: str = "churn-alerts"
-    topic_offers: str = "retention-offers"
-    topic_dead_letter: str = "dead-letter"
-    topic_labels: str = "churn-labels"
-    topic_ticks: str = "churn-silence-ticks"
-    topic_erasure_done: str = "erasure-confirmations"
+    topic_orders: str = BY_SETTING["orders"].default
+    topic_support: str = BY_SETTING["support"].default
+    topic_activity: str = BY_SETTING["activity"].default
+    topic_profiles: str = BY_SETTING["profiles"].default
+    topic_outcomes: str = BY_SETTING["outcomes"].default
+    topic_erasure: str = BY_SETTING["erasure"].default
+    topic_alerts: str = BY_SETTING["alerts"].default
+    topic_offers: str = BY_SETTING["offers"].default
+    topic_dead_letter: str = BY_SETTING["dead_letter"].default
+    topic_labels: str = BY_SETTING["labels"].default
+    topic_ticks: str = BY_SETTING["ticks"].default
+    topic_erasure_done: str = BY_SETTING["erasure_done"].default
     partitions: int = Field(default=4, ge=1, description="Partition count of every keyed topic (co-partitioned).")
 
     # --- state

@@ -27,7 +27,8 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from schemas.errors import DecodeError
-from schemas.events import INPUT_TYPES, AnyEvent, Event
+from schemas.catalogue import ALL_TYPES, BY_SETTING, INPUTS, TOPIC_OF_TYPE
+from schemas.events import AnyEvent, Event
 
 REASONS: dict[str, str] = {
     "empty": "The message has no value (null or zero bytes).",
@@ -53,13 +54,7 @@ REASONS: dict[str, str] = {
     "processing_error": "The event decoded, but processing it failed (exception type and message given).",
 }
 
-ALL_TYPES: frozenset[str] = frozenset(
-    {"order", "support", "app_activity", "profile", "offer_outcome", "erasure_request"})
-ALLOWED: dict[str, frozenset[str]] = {  # keyed by the ``Settings.topic_<name>`` names
-    "orders": INPUT_TYPES, "support": INPUT_TYPES, "activity": INPUT_TYPES,
-    "profiles": frozenset({"profile"}), "outcomes": frozenset({"offer_outcome"}),
-    "erasure": frozenset({"erasure_request"}),
-}
+ALLOWED: dict[str, frozenset[str]] = {t.setting: t.accepts for t in INPUTS}  # keyed by the ``Settings.topic_<name>`` names
 
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(AnyEvent)
 _validate = _ADAPTER.validate_json
@@ -105,8 +100,9 @@ def encode(model: BaseModel) -> bytes:
 
 
 def _wrong_topic(event_type: str, allowed: frozenset[str]) -> DecodeError:
+    home = BY_SETTING[TOPIC_OF_TYPE[event_type]].default if event_type in TOPIC_OF_TYPE else None
     return DecodeError("wrong_topic", f"Field 'event_type' is {event_type!r}, which this topic does not accept "
-                       f"(accepted: {', '.join(sorted(allowed))}).")
+                       f"(accepted: {', '.join(sorted(allowed))})" + (f"; {event_type} events belong on {home}." if home else "."))
 
 
 def _show(value: Any) -> str:

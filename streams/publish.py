@@ -10,18 +10,13 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from schemas.errors import DecodeError
 from config.settings import Settings
-
-#: event_type → topic setting name.
-TOPIC_OF_TYPE = {"order": "orders", "support": "support", "app_activity": "activity", "profile": "profiles",
-                 "offer_outcome": "outcomes", "erasure_request": "erasure"}
-KEYED_TOPICS = ("orders", "support", "activity", "profiles", "outcomes", "erasure", "ticks",
-                "alerts", "offers", "dead_letter", "erasure_done")
+from schemas.catalogue import TOPIC_OF_TYPE, TOPICS
+from schemas.errors import DecodeError
 
 
 async def ensure_topics(settings: Settings) -> None:
-    """Create every topic with the configured partition count (labels: one partition).
+    """Create every topic of the catalogue: keyed ones with the configured partition count, the rest with one.
 
     Producers and workers then agree on partitions from the first message on.
     """
@@ -29,8 +24,8 @@ async def ensure_topics(settings: Settings) -> None:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [NewTopic(settings.topic(t), settings.partitions, 1) for t in KEYED_TOPICS]
-        wanted.append(NewTopic(settings.topic("labels"), 1, 1))
+        wanted = [NewTopic(settings.topic(t.setting), settings.partitions if t.partitions == "keyed" else 1, 1)
+                  for t in TOPICS]
         missing = [t for t in wanted if t.name not in existing]
         for t in missing:  # one at a time: a concurrent creator must not fail the others
             try:

@@ -1,4 +1,4 @@
-"""Every topic the workers read or write, declared once from settings."""
+"""Every topic the workers read or write, declared from the catalogue and settings."""
 
 from __future__ import annotations
 
@@ -8,16 +8,7 @@ import faust
 from faust.types import TopicT
 
 from config.settings import Settings
-
-#: Input topic setting name → event types accepted on it.
-ACCEPTS: dict[str, frozenset[str]] = {
-    "orders": frozenset({"order"}),
-    "support": frozenset({"support"}),
-    "activity": frozenset({"app_activity"}),
-    "profiles": frozenset({"profile"}),
-    "outcomes": frozenset({"offer_outcome"}),
-    "erasure": frozenset({"erasure_request"}),
-}
+from schemas.catalogue import INPUTS
 
 
 @dataclass(frozen=True)
@@ -39,7 +30,7 @@ def declare(app: faust.App, settings: Settings) -> Topics:
     def out(name: str, partitions: int = n) -> TopicT:
         return app.topic(settings.topic(name), partitions=partitions, key_type=bytes, value_type=bytes)
 
-    accepts = {settings.topic(k): v for k, v in ACCEPTS.items()}
+    accepts = {settings.topic(t.setting): t.accepts for t in INPUTS}
     ticks = settings.topic("ticks")
     inputs = app.topic(*accepts, ticks, partitions=n, key_type=bytes, value_type=bytes)
     return Topics(customer_inputs=inputs, alerts=out("alerts"), offers=out("offers"), dead_letter=out("dead_letter"),

@@ -14,7 +14,8 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.events import AppActivityEvent, OrderEvent, SupportEvent
-from streams.publish import TOPIC_OF_TYPE, ensure_topics, producer, publish_models
+from schemas.catalogue import TOPIC_OF_TYPE
+from streams.publish import ensure_topics, producer, publish_models
 from config.settings import Settings
 from streams.sweep import partition_of
 

@@ -10,18 +10,16 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from schemas.badmessages import KINDS, bad_messages
+from schemas.catalogue import TOPIC_OF_TYPE
+from schemas.codec import encode
 from schemas.deadletter import decode_raw
-from schemas.events import AppActivityEvent, OrderEvent
+from schemas.events import AppActivityEvent, OrderEvent, SupportEvent
 from services.embedded import free_port
 from cli.procs import WorkerProcess
-from streams.publish import TOPIC_OF_TYPE
 from tests.integration.kafka import collect, outcome_counts, publish, run, wait_for
 
 pytestmark = pytest.mark.integration
 TOTAL, BAD_SHARE, DUP_SHARE = 10_000, 0.20, 0.05
-
-
-
 
 
 def valid_events(n: int, now: datetime, rng: random.Random) -> list:
@@ -89,3 +87,24 @@ def test_every_message_is_accounted_for_exactly(run_settings, redis_cleanup):
         else:
             assert kept in originals and len(kept) == v["raw_size"]
     assert set(KINDS) <= set(got), "every kind of bad message was exercised"
+
+
+def test_an_event_on_another_types_topic_is_dead_lettered_with_the_topic_it_belongs_on(run_settings, redis_cleanup):
+    """The catalogue's rule, through the broker: one event type per input topic."""
+    port = free_port()
+    s = run_settings.model_copy(update={"metrics_port": port, "min_labels": 10**9})
+    now = datetime.now(timezone.utc) - timedelta(hours=1)
+    order = OrderEvent(event_id="o1", customer_id="c1", occurred_at=now, event_type="order", order_id="o1",
+                       status="placed", amount=20, currency="EUR", items=1, channel="web")
+    support = SupportEvent(event_id="s1", customer_id="c2", occurred_at=now, event_type="support", ticket_id="t1",
+                           action="opened", category="delivery", priority="low", is_complaint=False)
+    misrouted = [(s.topic("activity"), b"c1", encode(order)), (s.topic("orders"), b"c2", encode(support))]
+    with WorkerProcess(s) as worker:
+        run(publish(s, [order.model_copy(update={"event_id": "o2"})], raw=misrouted))
+        letters = run(collect(s, ["dead_letter"], lambda rs: len(rs) >= 2, deadline_s=60, workers=[worker]))
+        wait_for(lambda: outcome_counts(port).get("applied", 0) >= 1, "the well-routed order applied", [worker], 30)
+    by_source = {v["source_topic"]: v for _, _, v in letters}
+    assert set(by_source) == {s.topic("activity"), s.topic("orders")} and len(letters) == 2
+    assert all(v["reason_code"] == "wrong_topic" for v in by_source.values())
+    assert "belong on orders" in by_source[s.topic("activity")]["reason"]
+    assert "belong on support-tickets" in by_source[s.topic("orders")]["reason"]

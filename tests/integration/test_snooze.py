@@ -10,7 +10,7 @@ import pytest
 from aiokafka import TopicPartition
 
 from cli.procs import WorkerProcess, settings_env
-from streams.publish import TOPIC_OF_TYPE
+from schemas.catalogue import TOPIC_OF_TYPE
 from streams.sweep import partition_of
 from tests.commandline import churn_alert
 from tests.integration.kafka import Feed, sentinels

@@ -173,11 +173,18 @@ def test_future_limit_is_a_parameter_and_year_range_is_not():
     assert code_of(js(ORDER, occurred_at="2999-01-01T00:00:00Z"), max_future=timedelta(days=10**6)) == "bad_timestamp"
 
 
-def test_topic_sets_cover_every_event_type_once_per_side_topic():
-    assert ALLOWED["orders"] == ALLOWED["support"] == ALLOWED["activity"] == INPUT_TYPES
-    assert set().union(*ALLOWED.values()) == ALL_TYPES
-    assert run(js(ORDER), allowed=ALL_TYPES).event_type == "order"
-    assert code_of(js(ORDER), allowed=ALLOWED["profiles"]) == "wrong_topic"
+def test_each_input_topic_accepts_exactly_one_event_type_and_every_type_has_a_topic():
+    assert all(len(types) == 1 for types in ALLOWED.values())
+    assert set().union(*ALLOWED.values()) == ALL_TYPES and len(ALLOWED) == len(ALL_TYPES)
+    assert run(js(ORDER), allowed=ALLOWED["orders"]).event_type == "order"
+    for other in ("support", "activity", "profiles"):
+        assert code_of(js(ORDER), allowed=ALLOWED[other]) == "wrong_topic"
+
+
+def test_wrong_topic_names_the_topic_the_event_belongs_on():
+    with pytest.raises(DecodeError) as err:
+        run(js(ORDER), allowed=ALLOWED["activity"])
+    assert err.value.code == "wrong_topic" and "belong on orders" in err.value.message
 
 
 def test_encode_is_compact_json():

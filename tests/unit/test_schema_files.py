@@ -12,7 +12,8 @@ from pydantic import BaseModel
 from schemas import events
 from schemas.codec import REASONS
 from schemas.deadletter import DeadLetter
-from schemas.export import TOPICS, export, reasons_table, render, topic_name
+from schemas.catalogue import TOPICS, topics_table
+from schemas.export import export, reasons_table, render
 
 ROOT = Path(__file__).resolve().parents[2]
 JSON_DIR = ROOT / "schemas" / "json"
@@ -36,7 +37,7 @@ def members(value) -> tuple:
 
 
 def schema_file_of(model: type[BaseModel]) -> str:
-    return next(f"{topic_name(t.setting)}.schema.json" for t in TOPICS if model in members(t.value))
+    return next(f"{t.default}.schema.json" for t in TOPICS if t.value is not None and model in members(t.value))
 
 
 def test_one_schema_file_per_design_topic():
@@ -116,6 +117,11 @@ def test_producer_doc_has_the_current_reason_table():
     for code in REASONS:
         assert f"`{code}`" in doc, f"reason code {code} is not documented in docs/PRODUCERS.md"
     assert reasons_table() in doc, "docs/PRODUCERS.md reason table is stale: paste schemas.export.reasons_table()"
+
+
+def test_producer_doc_has_the_current_topic_table():
+    doc = (ROOT / "docs" / "PRODUCERS.md").read_text(encoding="utf-8")
+    assert topics_table() in doc, "docs/PRODUCERS.md topic table is stale: paste schemas.catalogue.topics_table()"
 
 
 def test_producer_doc_examples_decode():
