@@ -47,7 +47,7 @@ def demo_redis_prefix(settings: Settings) -> str:
 
 
 def run_demo(settings: Settings, *, duration: float | None, customers: int, days_per_second: float, seed: int) -> int:
-    settings = settings.model_copy(update={"clock": "event", "redis_prefix": demo_redis_prefix(settings),
+    settings = settings.with_updates(**{"clock": "event", "redis_prefix": demo_redis_prefix(settings),
                                            "min_labels": min(settings.min_labels, 100), "publish_every": 50})
     with services(settings) as s:
         asyncio.run(_prepare(s))

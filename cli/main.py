@@ -1,4 +1,4 @@
-"""The ``churn-alert`` command line (see DESIGN.md)."""
+"""The ``churn-alert`` command line (docs/CONTRACT.md)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--days-per-second", type=float, default=2.0, help="simulated days per wall second")
     d.add_argument("--seed", type=int, default=7)
 
-    sub.add_parser("worker", help="one stream worker against the configured broker and Redis")
+    w = sub.add_parser("worker", help="one stream worker against the configured broker (CHURN_BOOTSTRAP_SERVERS) and Redis")
+    w.add_argument("--embed-broker", action="store_true",
+                   help="no broker configured: start an in-memory one on this machine (trials only; it keeps nothing)")
 
     s = sub.add_parser("simulate", help="produce synthetic customers' events (with known fates)")
     s.add_argument("--customers", type=int, default=1000)
@@ -80,7 +82,7 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
     if args.command == "worker":
         from cli.worker import run_worker
 
-        return run_worker(settings)
+        return run_worker(settings, embed_broker=args.embed_broker)
     if args.command == "simulate":
         from cli.commands import simulate
 
@@ -100,7 +102,7 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
         if args.demo:
             from cli.demo import demo_redis_prefix
 
-            settings = settings.model_copy(update={"redis_prefix": demo_redis_prefix(settings)})
+            settings = settings.with_updates(**{"redis_prefix": demo_redis_prefix(settings)})
         return asyncio.run(report(settings))
     if args.command == "snooze":
         from cli.commands import snooze

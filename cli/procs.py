@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from services.embedded import _die_with_parent
+from services.embedded import die_with_parent
 from config.settings import Settings
 
 
@@ -34,7 +34,7 @@ class WorkerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHURN_")} | settings_env(self.settings)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], env=env, stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+                                         stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         return self
 
     def alive(self) -> bool:

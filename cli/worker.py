@@ -1,23 +1,36 @@
-"""``churn-alert worker``: one stream worker, run by Faust's Worker (signals, clean stop)."""
+"""``churn-alert worker``: one stream worker, run by Faust's Worker (signals, clean stop).
+
+A production worker never embeds a broker silently: with no ``CHURN_BOOTSTRAP_SERVERS``
+it stops with a message, unless ``--embed-broker`` asks for the embedded one. Redis is
+embedded only at the default URL when nothing answers there (as for every command).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from services.resolve import services
 from config.settings import Settings
+from schemas.errors import ConfigError
+from services import services
 
 log = logging.getLogger(__name__)
 
+NO_BROKER = ("no broker configured: set CHURN_BOOTSTRAP_SERVERS=host:port[,host:port] "
+             "(or run `churn-alert worker --embed-broker` for an in-memory broker on this machine)")
 
-def run_worker(settings: Settings) -> int:
-    """Run until SIGINT/SIGTERM. Starts an embedded broker/Redis only if none is configured."""
+
+def run_worker(settings: Settings, *, embed_broker: bool = False) -> int:
+    """Run until SIGINT/SIGTERM."""
     import faust
 
     from streams.bootstrap import bootstrap
+    from streams.faust_compat import check_version
     from streams.publish import ensure_topics
 
+    if not settings.bootstrap_servers and not embed_broker:
+        raise ConfigError(NO_BROKER)
+    check_version()
     with services(settings) as resolved:
         asyncio.run(ensure_topics(resolved))
         asyncio.set_event_loop(asyncio.new_event_loop())

@@ -1,15 +1,17 @@
-"""The one settings object. Only the composition root (``streams.bootstrap``) and the
-CLI read it from the environment; everything else receives values as arguments."""
+"""The one settings object. Only the CLI reads it from the environment, and the
+composition roots (``streams.bootstrap``, ``engine.compose``) turn it into the values
+each component receives as arguments."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.catalogue import BY_SETTING
+from schemas.errors import ConfigError
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -24,7 +26,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHURN_", frozen=True, extra="forbid")
 
     # --- services
-    bootstrap_servers: str | None = Field(default=None, description="Kafka bootstrap, host:port[,host:port]; unset starts the embedded broker.")
+    bootstrap_servers: str | None = Field(default=None, description="Kafka bootstrap, host:port[,host:port]. Unset: `demo` and the "
+                                          "tests start the embedded broker; `worker` refuses to start unless given --embed-broker.")
+    embedded_broker: bool = Field(default=False, description="The broker is the embedded Tansu one (set when it is started): "
+                                  "enables its workarounds, never needed on Kafka.")
     redis_url: str = Field(default=DEFAULT_REDIS_URL, description="Redis URL; the default starts an embedded redis-server when nothing answers.")
     redis_password: SecretStr | None = Field(default=None, description="Redis password, if not in the URL.")
     redis_prefix: str = Field(default="churn", description="Prefix of every Redis key we write.")
@@ -95,6 +100,24 @@ class Settings(BaseSettings):
         if not self.threshold_watch < self.threshold_high < self.threshold_critical:
             raise ValueError("thresholds must satisfy threshold_watch < threshold_high < threshold_critical")
         return self
+
+    def with_updates(self, **changes: object) -> "Settings":
+        """A variant with ``changes``, validated like the environment is (``model_copy`` is not).
+
+        >>> Settings().with_updates(horizon_days=-5)
+        Traceback (most recent call last):
+        ...
+        schemas.errors.ConfigError: invalid setting horizon_days: Input should be greater than 0 (got -5)
+        """
+        unknown = sorted(set(changes) - set(type(self).model_fields))
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+        try:
+            return type(self).model_validate({**dict(self), **changes})
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in err["loc"]) or "settings"
+            raise ConfigError(f"invalid setting {where}: {err['msg']}" + (f" (got {err['input']!r})" if err["loc"] else "")) from None
 
     def topic(self, name: str) -> str:
         """Full name of a topic setting, e.g. ``topic("orders")`` → ``"<prefix>orders"``."""

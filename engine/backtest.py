@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from alerts.offers import OfferPlan
 from models.learner import Learner
 from models.model import ChurnModel
 from models.prior import RulePrior
@@ -32,6 +33,7 @@ class BacktestResult:
     labels: int
     model_version: str
     alerts: list  # (customer_id, AlertDecision), in the order they fired
+    offers: list = field(default_factory=list)  # OfferPlan of every alert and win-back, before caps (Effects' part)
     first_alert_at: dict[str, datetime] = field(default_factory=dict)  # customer → event time of their first alert
     tiers: tuple[float, float, float] = (0.5, 0.7, 0.85)  # (watch, high, critical) in use at the end
 
@@ -40,7 +42,7 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
                  model: ChurnModel | None = None, progress: bool = False) -> BacktestResult:
     """Replay ``events`` (any order) up to ``as_of`` and score every customer seen at ``as_of``."""
     if horizon_days is not None:
-        settings = settings.model_copy(update={"horizon_days": horizon_days})
+        settings = settings.with_updates(horizon_days=horizon_days)
     model = model if model is not None else ChurnModel()
     learner = Learner(model, registry=None, min_labels=settings.min_labels, tier_goal=tier_goal(settings))
     scorer = Scorer.from_model(model, RulePrior(), min_labels=settings.min_labels, ready=lambda: learner.ready)
@@ -51,6 +53,7 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
     todo = sorted((e for e in events if e.occurred_at.timestamp() < end), key=lambda e: e.occurred_at)
     n_labels = 0
     alerts: list = []
+    offers: list = []
     first_alert_at: dict[str, datetime] = {}
 
     def apply(cid: str, step: Step) -> None:
@@ -63,6 +66,7 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
         if step.decision is not None:
             alerts.append((cid, step.decision))
             first_alert_at.setdefault(cid, to_dt(step.at))
+        offers.extend(p for p in (step.offer, step.win_back and step.win_back[1]) if isinstance(p, OfferPlan))
         for ex in step.labels:
             learner.update(ex)
             n_labels += 1
@@ -100,7 +104,7 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
         print(file=sys.stderr)
     t = proc.tiers_in_use
     return BacktestResult(scores=scores, events=len(todo), labels=n_labels, model_version=scorer.score({})[1], alerts=alerts,
-                          first_alert_at=first_alert_at, tiers=(t.watch, t.high, t.critical))
+                          offers=offers, first_alert_at=first_alert_at, tiers=(t.watch, t.high, t.critical))
 
 
 def write_scores(result: BacktestResult, out: Path) -> None:

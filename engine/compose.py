@@ -4,9 +4,10 @@ decide with the same values."""
 
 from __future__ import annotations
 
+from alerts.offers import OfferPolicy
 from alerts.tiers import Tiers
 from config.settings import Settings
-from engine.processor import Processor
+from engine.processor import OfferRules, Processor
 from models.scorer import Scorer
 
 
@@ -28,5 +29,10 @@ def tier_goal(settings: Settings) -> dict[str, float] | None:
 
 
 def processor_from(settings: Settings, scorer: Scorer) -> Processor:
+    """The processor the worker and the backtest both run: tiers, horizons and the offer rules
+    (the policy file is loaded here; a bad one raises ``ConfigError`` naming the key)."""
+    rules = OfferRules(OfferPolicy.load(settings.policy_file), control_share=settings.control_share,
+                       approval_above=settings.approval_above)
     return Processor(scorer=scorer, tiers=tiers_from(settings), horizon_days=settings.horizon_days,
-                     snapshot_interval_days=settings.snapshot_interval_days, cooldown_days=settings.cooldown_days)
+                     snapshot_interval_days=settings.snapshot_interval_days, cooldown_days=settings.cooldown_days,
+                     offers=rules)

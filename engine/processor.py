@@ -1,8 +1,10 @@
-"""One customer's step: state → features → labels → score → alert decision.
+"""One customer's step: state → features → labels → score → alert decision → offer plan.
 
 Pure and synchronous: the Faust agent (``streams.agents.customer``) and the
-in-process backtest (``engine.backtest``) call the same code; effects that need
-I/O (offers, caps, dedup, emitting) happen afterwards in ``streams.effects``.
+in-process backtest (``engine.backtest``) call the same code, so both take the same
+decisions: the tier and the alert, which offer, the experiment arm and the offer
+tracking. What needs I/O happens afterwards in ``streams.effects``, which only
+claims (deduplication), reserves caps and emits.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from alerts import experiment
-from alerts.policy import AlertDecision, decide, snooze
+from alerts.drivers import primary_driver
+from alerts.offers import OfferPlan, OfferPolicy, Skip, choose_offer
+from alerts.policy import AlertDecision, decide, snooze, stable_id
 from alerts.tiers import Tiers
 from models import labelling
-from models.features import compute_features
+from models.features import compute_features, value_segment
 from models.labelling import LabelledExample
 from models.scorer import Scorer
 from models.silence import next_silence_check
@@ -85,6 +89,18 @@ class Step:
     labels: list[LabelledExample] = field(default_factory=list)
     churned: bool = False  # churn acted on now → win-back offer
     resolutions: list = field(default_factory=list)  # offer tracking: retained / churned
+    segment: str | None = None  # value segment, when an alert or a win-back was decided
+    offer: OfferPlan | Skip | None = None  # the alert's offer, before caps
+    win_back: tuple[str, OfferPlan | Skip] | None = None  # (win-back id, its offer) when ``churned``
+
+
+@dataclass(frozen=True)
+class OfferRules:
+    """What decides an offer: the policy file, the control share and the approval limit."""
+
+    policy: OfferPolicy
+    control_share: float = 0.10
+    approval_above: float = 100.0
 
 
 @dataclass
@@ -94,6 +110,7 @@ class Processor:
     horizon_days: float
     snapshot_interval_days: float
     cooldown_days: float
+    offers: OfferRules | None = None  # None: alerts without offers
     _learned: tuple[tuple[float, float, float], Tiers] | None = field(default=None, repr=False)
 
     @property
@@ -194,12 +211,36 @@ class Processor:
             record.alert, step.decision = decide(
                 record.alert, customer_id=customer_id, score=score, now=now, tiers=self.tiers_in_use,
                 cooldown_days=self.cooldown_days, reasons=LazyReasons(lambda: self.scorer.explain(x, 3)))
+        if step.decision is not None or step.churned:
+            self._plan_offers(customer_id, record, step)
         if not record.state.churned and record.churn_noted_at is None:  # a lost customer yields no more snapshots:
             # else every interval would make one, checkpoints would never end and each would resolve positive
             snap = labelling.on_score(record.pending, record.last_snapshot_at, t, x, version, self.snapshot_interval_days)
             if snap is not record.pending:
                 record.pending, record.last_snapshot_at = snap, t
         record.next_check = self._next_check(record, now)
+
+    def _plan_offers(self, customer_id: str, record: CustomerRecord, step: Step) -> None:
+        """The alert's offer and the win-back's, and the experiment arm. A customer enters the
+        experiment once, at their first planned retention offer, in the arm their id hashes to;
+        a treated offer that a cap skips later stays treated (intention to treat), since held-out
+        offers are never capped and skipping only treated ones would bias the arms."""
+        step.segment = value_segment(step.features)
+        if self.offers is None:
+            return
+        rules, state = self.offers, record.state
+        common = dict(value_segment=step.segment, preferred_channel=state.preferred_channel,
+                      marketing_consent=state.marketing_consent, customer_id=customer_id,
+                      control_share=rules.control_share, approval_above=rules.approval_above)
+        if step.decision is not None:
+            step.offer = choose_offer(rules.policy, decision=step.decision, now=to_dt(step.at), **common)
+            if isinstance(step.offer, OfferPlan) and step.offer.kind == "retention" and not record.in_experiment:
+                record.tracking, record.in_experiment = experiment.on_offer(step.offer), True
+        if step.churned:
+            wb_id = stable_id("wb", customer_id, repr(record.churn_noted_at))
+            driver = primary_driver(self.scorer.explain(step.features, 3))
+            step.win_back = (wb_id, choose_offer(rules.policy, driver=driver, alert_id=wb_id, kind="win_back",
+                                                 now=to_dt(record.churn_noted_at), **common))
 
     def _next_check(self, record: CustomerRecord, now: datetime) -> float | None:
         t = now.timestamp()

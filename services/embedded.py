@@ -45,7 +45,7 @@ def port_answers(host: str, port: int, timeout: float = 0.2) -> bool:
     return False
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def die_with_parent() -> None:  # runs in the child between fork and exec
     if sys.platform.startswith("linux"):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
@@ -64,7 +64,7 @@ class EmbeddedProcess:
 
     def start(self) -> "EmbeddedProcess":
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-                                     preexec_fn=_die_with_parent, start_new_session=True)
+                                     preexec_fn=die_with_parent, start_new_session=True)
         deadline = time.monotonic() + START_TIMEOUT_S
         while not port_answers("127.0.0.1", self.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:

@@ -38,10 +38,11 @@ def services(settings: Settings) -> Iterator[Settings]:
     with contextlib.ExitStack() as stack:
         if not settings.bootstrap_servers:
             update["bootstrap_servers"] = stack.enter_context(embedded.broker()).address
+            update["embedded_broker"] = True
         if not redis_answers(settings.redis_url):
             if settings.redis_url != DEFAULT_REDIS_URL:
                 from schemas.errors import ServiceError
 
                 raise ServiceError(f"Redis at {urlparse(settings.redis_url).netloc} does not answer (CHURN_REDIS_URL)")
             update["redis_url"] = f"redis://{stack.enter_context(embedded.redis_server()).address}/0"
-        yield settings.model_copy(update=update)
+        yield settings.with_updates(**update)

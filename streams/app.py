@@ -16,7 +16,7 @@ def build_app(settings: Settings) -> faust.App:
     ['kafka://127.0.0.1:9092', 'kafka://127.0.0.1:9093']
     """
     if not settings.bootstrap_servers:
-        raise ValueError("bootstrap_servers must be resolved before building the app (see streams.bootstrap.services)")
+        raise ValueError("bootstrap_servers must be resolved before building the app (see services.services)")
     brokers = [f"kafka://{h.strip()}" for h in settings.bootstrap_servers.split(",") if h.strip()]
     store = "memory://" if settings.store == "memory" else "rocksdb://"
     return faust.App(
@@ -36,5 +36,6 @@ def build_app(settings: Settings) -> faust.App:
         stream_wait_empty=False,  # a rebalance need not wait for in-flight events: un-acked ones are read again
         producer_acks=-1,
         table_standby_replicas=0,
-        TableManager="streams.faust_compat:ChurnTableManager",  # see streams/faust_compat.py
+        TableManager="streams.faust_compat:" + ("EmbeddedBrokerTableManager" if settings.embedded_broker
+                                                else "ChurnTableManager"),  # see streams/faust_compat.py
     )

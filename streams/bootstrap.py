@@ -8,22 +8,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from faust.types import TP
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
 from alerts.experiment import ExperimentStore
 from alerts.ledger import OfferLedger
-from alerts.offers import OfferPolicy
 from models.learner import Learner
 from models.metrics import ModelMetrics
 from models.prior import RulePrior
 from models.registry import ModelRegistry
 from models.scorer import Scorer
-from streams import topics as topics_mod
+from streams import faust_compat, topics as topics_mod
 from streams.app import build_app
-from streams.effects import Effects
-from streams.handler import CustomerHandler
+from streams.effects import Effects, OutputTopics
+from streams.handler import CustomerHandler, Edge
 from streams.metrics import RuntimeMetrics
 from streams.offsets import OffsetWatch
 from engine.compose import processor_from, tier_goal
@@ -80,7 +78,7 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
     metrics, model_metrics = RuntimeMetrics(prometheus), ModelMetrics(prometheus)
     registry = ModelRegistry(redis, settings.redis_prefix)
     scorer = Scorer(RulePrior(), min_labels=settings.min_labels, metrics=model_metrics)
-    policy = OfferPolicy.load(settings.policy_file)
+    processor = processor_from(settings, scorer)  # loads the offer policy: a bad file stops the worker here
     channels: dict[str, Any] = {}
 
     async def send(topic: str, key: bytes | None, value: bytes, *, delivered: bool = False) -> None:
@@ -92,20 +90,24 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
             await pending
 
     def committed(topic: str, partition: int) -> int | None:
-        # Faust keeps the committed offsets it sought to after recovery; no public accessor
-        return app.consumer._committed_offset.get(TP(topic, partition))  # noqa: SLF001
+        return faust_compat.committed_offset(app, topic, partition)
 
     def unfinished(topic: str, partition: int, offset: int) -> bool:
         """The group has not committed past this message: it will be processed again."""
         done = committed(topic, partition)
         return done is None or offset >= done
 
-    effects = Effects(settings=settings, redis=redis, ledger=OfferLedger(redis, settings.redis_prefix),
-                      store=ExperimentStore(redis, settings.redis_prefix), policy=policy, scorer=scorer,
-                      send=send, metrics=metrics, unfinished=unfinished)
+    outputs = OutputTopics(alerts=settings.topic("alerts"), offers=settings.topic("offers"),
+                           labels=settings.topic("labels"), erasure_done=settings.topic("erasure_done"))
+    effects = Effects(topics=outputs, redis=redis, score_prefix=settings.redis_prefix, cooldown_days=settings.cooldown_days,
+                      ledger=OfferLedger(redis, settings.redis_prefix), store=ExperimentStore(redis, settings.redis_prefix),
+                      caps=processor.offers.policy.caps, send=send, metrics=metrics, unfinished=unfinished)
 
     watch = OffsetWatch(committed=committed, generation=lambda: app.consumer_generation_id)
-    handler = CustomerHandler(settings=settings, table=table, processor=processor_from(settings, scorer),
+    edge = Edge(ticks_topic=settings.topic("ticks"), dead_letter_topic=settings.topic("dead_letter"), clock=settings.clock,
+                max_message_bytes=settings.max_message_bytes, max_future_s=settings.max_future_s,
+                dead_letter_raw_bytes=settings.dead_letter_raw_bytes)
+    handler = CustomerHandler(edge=edge, table=table, processor=processor,
                               effects=effects, sweep=Sweep(settings.partitions), metrics=metrics, send=send,
                               accepts=tops.accepts, worker_name=socket.gethostname(), watch=watch)
     rt = Runtime(settings=settings, app=app, topics=tops, table=table, redis=redis, registry=registry, scorer=scorer,

@@ -1,4 +1,14 @@
-"""Faust's recovery, with the consumer's flow stopped while the stream partitions are sought.
+"""Every use of Faust's private API, in one place, behind a check of the installed version.
+
+- :func:`check_version`: the worker stops at start with a clear message on a faust-streaming
+  release these workarounds were not tested with (``TESTED``).
+- :func:`committed_offset`: the offsets Faust committed (sought to after recovery) have no
+  public accessor.
+- Faust's recovery, with the consumer's flow stopped while the stream partitions are sought
+  (:class:`ChurnTableManager`, always), and, on the embedded Tansu broker only, changelog
+  highwaters raised to the last offset present (:class:`EmbeddedBrokerTableManager`).
+
+The flow fix:
 
 faust-streaming 0.15.x ends a recovery with: resume stream partitions, seek them to the
 committed offsets, then ``flow_control.resume()``, which clears every stream queue, while
@@ -15,15 +25,55 @@ offset per commit interval. Here the consumer's flow is stopped for the whole se
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections import Counter
 
+import faust
 from aiokafka import AIOKafkaConsumer
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
 from faust.types import TP
 
+from schemas.errors import ConfigError
 
-class SeekSafeRecovery(Recovery):
+TESTED = ("0.15.",)  # faust-streaming releases whose private recovery API this module follows
+
+
+def check_version(installed: str | None = None) -> str:
+    """The installed faust-streaming version; ``ConfigError`` when it is not one we tested.
+
+    >>> check_version("0.15.3")
+    '0.15.3'
+    >>> check_version("0.16.0")
+    Traceback (most recent call last):
+    ...
+    schemas.errors.ConfigError: faust-streaming 0.16.0 is installed, but churn-alert uses Faust's private recovery API (streams/faust_compat.py) and was tested with 0.15.x only: install 'faust-streaming>=0.15,<0.16'
+    """
+    version = installed or importlib.metadata.version("faust-streaming")
+    if not version.startswith(TESTED):
+        raise ConfigError(f"faust-streaming {version} is installed, but churn-alert uses Faust's private recovery API "
+                          f"(streams/faust_compat.py) and was tested with {', '.join(v + 'x' for v in TESTED)} only: "
+                          "install 'faust-streaming>=0.15,<0.16'")
+    return version
+
+
+def committed_offset(app: faust.App, topic: str, partition: int) -> int | None:
+    """The offset the group committed (and Faust sought to after recovery), or ``None``."""
+    return app.consumer._committed_offset.get(TP(topic, partition))  # noqa: SLF001
+
+
+class FlowSafeRecovery(Recovery):
+    async def on_recovery_completed(self, generation_id: int = 0) -> None:
+        # Faust resumes the stream partitions, seeks them, clears the stream queues and
+        # only then resumes the consumer's flow, while its fetcher runs throughout. With the
+        # flow stopped first, a fetch that includes the stream partitions can only begin
+        # after the seek and the clear: nothing is delivered early to be dropped, and no
+        # batch fetched before the seek arrives after it.
+        self.app.consumer.stop_flow()
+        await super().on_recovery_completed(generation_id)
+
+
+class EmbeddedBrokerRecovery(FlowSafeRecovery):
     async def _build_highwaters(self, consumer, tps: set[TP], destination: Counter, title: str) -> None:  # noqa: ANN001
         """Faust's highwaters, raised to the last offset actually present.
 
@@ -39,15 +89,6 @@ class SeekSafeRecovery(Recovery):
                 self.log.warning("highwater of %s raised from %s to %s (broker under-reported its end)",
                                  tp, destination[tp], last)
                 destination[tp] = last
-
-    async def on_recovery_completed(self, generation_id: int = 0) -> None:
-        # Faust resumes the stream partitions, seeks them, clears the stream queues and
-        # only then resumes the consumer's flow, while its fetcher runs throughout. With the
-        # flow stopped first, a fetch that includes the stream partitions can only begin
-        # after the seek and the clear: nothing is delivered early to be dropped, and no
-        # batch fetched before the seek arrives after it.
-        self.app.consumer.stop_flow()
-        await super().on_recovery_completed(generation_id)
 
 
 async def last_offsets(brokers: list, reported: dict[TP, int]) -> dict[TP, int]:
@@ -73,10 +114,18 @@ async def last_offsets(brokers: list, reported: dict[TP, int]) -> dict[TP, int]:
 
 
 class ChurnTableManager(TableManager):
-    """The table manager Faust builds, with :class:`SeekSafeRecovery`."""
+    """The table manager Faust builds, with :class:`FlowSafeRecovery`."""
+
+    recovery_class: type[Recovery] = FlowSafeRecovery
 
     @property
     def recovery(self) -> Recovery:
         if self._recovery is None:
-            self._recovery = SeekSafeRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
+            self._recovery = self.recovery_class(self.app, self, beacon=self.beacon, loop=self.loop)  # noqa: SLF001
         return self._recovery
+
+
+class EmbeddedBrokerTableManager(ChurnTableManager):
+    """For the embedded Tansu broker: also :class:`EmbeddedBrokerRecovery`'s highwater probe."""
+
+    recovery_class = EmbeddedBrokerRecovery

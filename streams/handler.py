@@ -8,36 +8,47 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import MutableMapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal
 
 from alerts.ledger import message_source
 from schemas import codec
 from schemas.deadletter import dead_letter
 from schemas.errors import DecodeError
 from schemas.events import INPUT_TYPES
+from streams.effects import Effects, Send
 from streams.metrics import RuntimeMetrics
 from streams.offsets import OffsetWatch
 from engine.processor import Processor, Step, to_dt
 from engine.record import CustomerRecord
-from config.settings import Settings
 from streams.sweep import Sweep, decode_tick, encode_tick
 
 log = logging.getLogger(__name__)
-Send = Callable[..., Awaitable[Any]]  # (topic name, key, value, *, delivered=False)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """What the handler needs to know of the topic edge."""
+
+    ticks_topic: str  # full names
+    dead_letter_topic: str
+    clock: Literal["wall", "event"]
+    max_message_bytes: int
+    max_future_s: float
+    dead_letter_raw_bytes: int
 
 
 class CustomerHandler:
-    def __init__(self, *, settings: Settings, table: Any, processor: Processor, effects: Any, sweep: Sweep,
-                 metrics: RuntimeMetrics, send: Send, accepts: dict[str, frozenset[str]], worker_name: str,
-                 watch: OffsetWatch | None = None) -> None:
-        self.s, self.table, self.processor, self.effects, self.sweep = settings, table, processor, effects, sweep
+    def __init__(self, *, edge: Edge, table: MutableMapping[bytes, bytes], processor: Processor, effects: Effects,
+                 sweep: Sweep, metrics: RuntimeMetrics, send: Send, accepts: dict[str, frozenset[str]],
+                 worker_name: str, watch: OffsetWatch | None = None) -> None:
+        self.edge, self.table, self.processor, self.effects, self.sweep = edge, table, processor, effects, sweep
         self.metrics, self.send, self.accepts, self.worker_name = metrics, send, accepts, worker_name
         self.watch = watch
-        self.ticks_topic = settings.topic("ticks")
-        self.dead_letter_topic = settings.topic("dead_letter")
-        self.max_future = timedelta(seconds=settings.max_future_s)
+        self.ticks_topic, self.dead_letter_topic = edge.ticks_topic, edge.dead_letter_topic
+        self.max_future = timedelta(seconds=edge.max_future_s)
         self.watermarks: dict[int, float] = {}
         self.heads: dict[int, dict[str, float]] = {}
         self.activity_topics = frozenset(t for t, types in accepts.items() if types & INPUT_TYPES)  # partition → input topic → latest event time
@@ -61,12 +72,12 @@ class CustomerHandler:
 
     async def _event(self, topic: str, partition: int, key: bytes | None, value: bytes | None, source: str) -> None:
         wall = datetime.now(timezone.utc)
-        ev = codec.decode(value, allowed=self.accepts[topic], now=wall, max_bytes=self.s.max_message_bytes,
+        ev = codec.decode(value, allowed=self.accepts[topic], now=wall, max_bytes=self.edge.max_message_bytes,
                           max_future=self.max_future)
         if key is None or key.decode("utf-8", "replace") != ev.customer_id:
             raise DecodeError("key_mismatch", f"message key {key!r} is not the event's customer_id {ev.customer_id!r}")
         wm = self._advance(topic, partition, ev.occurred_at.timestamp())
-        if self.s.clock == "event":
+        if self.edge.clock == "event":
             # Replay mode: checkpoints the watermark passed run first, inline, exactly as in the
             # backtest. Their keys share this partition (one due index per partition), and Faust
             # writes the changelog to the current event's partition, so this is safe.
@@ -149,7 +160,7 @@ class CustomerHandler:
     async def _dead_letter(self, topic: str, partition: int, offset: int, key: bytes | None,
                            value: bytes | None, exc: Exception) -> None:
         record = dead_letter(value, topic=topic, partition=partition, offset=offset, key=key, error=exc,
-                             max_raw=self.s.dead_letter_raw_bytes, now=datetime.now(timezone.utc), worker=self.worker_name)
+                             max_raw=self.edge.dead_letter_raw_bytes, now=datetime.now(timezone.utc), worker=self.worker_name)
         await self.send(self.dead_letter_topic, key, record)
         self.metrics.messages.labels(outcome="dead_lettered").inc()
         self.metrics.dead_letters.labels(reason=getattr(exc, "code", "processing_error")).inc()

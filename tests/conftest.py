@@ -23,7 +23,7 @@ def live_settings():
 def run_settings(live_settings: Settings) -> Settings:
     """Unique topic, group and Redis-key names for one test, on the event clock."""
     tag = uuid.uuid4().hex[:10]
-    return live_settings.model_copy(update={
+    return live_settings.with_updates(**{
         "topic_prefix": f"t{tag}-", "app_id": f"test-{tag}", "redis_prefix": f"test-{tag}", "partitions": 2,
         "clock": "event", "data_dir": live_settings.data_dir,
     })

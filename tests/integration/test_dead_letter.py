@@ -48,7 +48,7 @@ def topic_for(value: bytes, s, rng: random.Random) -> str:
 
 def test_every_message_is_accounted_for_exactly(run_settings, redis_cleanup):
     port = free_port()
-    s = run_settings.model_copy(update={"metrics_port": port, "min_labels": 10**9, "max_message_bytes": 65_536,
+    s = run_settings.with_updates(**{"metrics_port": port, "min_labels": 10**9, "max_message_bytes": 65_536,
                                         "dead_letter_raw_bytes": 4096})
     rng, now = random.Random(11), datetime.now(timezone.utc)
     n_bad, n_dup = int(TOTAL * BAD_SHARE), int(TOTAL * DUP_SHARE)
@@ -92,7 +92,7 @@ def test_every_message_is_accounted_for_exactly(run_settings, redis_cleanup):
 def test_an_event_on_another_types_topic_is_dead_lettered_with_the_topic_it_belongs_on(run_settings, redis_cleanup):
     """The catalogue's rule, through the broker: one event type per input topic."""
     port = free_port()
-    s = run_settings.model_copy(update={"metrics_port": port, "min_labels": 10**9})
+    s = run_settings.with_updates(**{"metrics_port": port, "min_labels": 10**9})
     now = datetime.now(timezone.utc) - timedelta(hours=1)
     order = OrderEvent(event_id="o1", customer_id="c1", occurred_at=now, event_type="order", order_id="o1",
                        status="placed", amount=20, currency="EUR", items=1, channel="web")

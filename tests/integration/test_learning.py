@@ -36,7 +36,7 @@ def seq(meta: dict) -> int:
 
 def test_versions_advance_scorers_reload_and_a_restarted_learner_goes_on(run_settings, redis_cleanup):
     port = free_port()
-    s = run_settings.model_copy(update={"metrics_port": port, "horizon_days": 14.0, "snapshot_interval_days": 3.0,
+    s = run_settings.with_updates(**{"metrics_port": port, "horizon_days": 14.0, "snapshot_interval_days": 3.0,
                                         "min_labels": 100, "publish_every": PUBLISH_EVERY, "model_poll_s": 0.5,
                                         "tier_mode": "capacity", "tier_daily_capacity": 5.0})
     sim = Simulator(250, seed=21, start=START, churn_share=0.4, horizon_days=120)

@@ -96,7 +96,7 @@ def check_one_alert_per_episode_and_tier(alerts: list[dict], cooldown_days: floa
 # ---------------------------------------------------------------- 1. replays, duplicates, SIGKILL
 def test_duplicates_replay_and_sigkill_restart_make_no_second_alert_or_offer(run_settings, redis_cleanup):
     port = free_port()
-    s = run_settings.model_copy(update={"min_labels": 10**9, "metrics_port": port})
+    s = run_settings.with_updates(**{"min_labels": 10**9, "metrics_port": port})
     n = 150
     events = profiles(n) + history(n)
     split = START + timedelta(days=40)
@@ -161,10 +161,10 @@ def test_full_replay_by_a_fresh_consumer_group_makes_no_new_alert(run_settings, 
     output topics. Every decision is made again; DESIGN.md promises the same alerts, so every
     one must be re-decided with the first run's id and suppressed by the ledger."""
     port = free_port()
-    s = run_settings.model_copy(update={"min_labels": 10**9, "metrics_port": port})
+    s = run_settings.with_updates(**{"min_labels": 10**9, "metrics_port": port})
     n = 150
     feed = Feed(s)
-    c = WorkerProcess(s.model_copy(update={"app_id": s.app_id + "-replay"}), "offers-replay")
+    c = WorkerProcess(s.with_updates(**{"app_id": s.app_id + "-replay"}), "offers-replay")
     try:
         with WorkerProcess(s, "offers-first") as a:
             feed(profiles(n) + history(n) + sentinels(s, START + timedelta(days=DAYS + 1)))
@@ -205,8 +205,8 @@ def test_no_consent_no_offer_and_caps_hold_with_two_workers(run_settings, redis_
     cap, spend_cap = 3, 25.0
     path, policy = tiny_caps_policy(tmp_path, cap, spend_cap)
     ports = free_port(), free_port()
-    base = run_settings.model_copy(update={"min_labels": 10**9, "policy_file": path})
-    workers = [WorkerProcess(base.model_copy(update={"metrics_port": p}), f"caps-{k}") for k, p in enumerate(ports)]
+    base = run_settings.with_updates(**{"min_labels": 10**9, "policy_file": path})
+    workers = [WorkerProcess(base.with_updates(**{"metrics_port": p}), f"caps-{k}") for k, p in enumerate(ports)]
     s = workers[0].settings
     n = 150
     consent = lambda i: i % 5 != 0  # noqa: E731
@@ -290,7 +290,7 @@ def test_control_offers_are_held_out_and_a_customers_arm_never_changes(run_setti
     customers in control so that many have several offers, the stream keeps each customer in
     one arm, holds out every control offer, and control offers consume no contact cap."""
     share = 0.5
-    s = run_settings.model_copy(update={"min_labels": 10**9, "control_share": share})
+    s = run_settings.with_updates(**{"min_labels": 10**9, "control_share": share})
     n = 90
     feed = Feed(s)
     with WorkerProcess(s, "control") as w:

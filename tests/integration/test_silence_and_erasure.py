@@ -86,7 +86,7 @@ def has_silence_alert(cid: str):
 
 # ---------------------------------------------------------------------------- silence
 def test_customer_who_stops_ordering_is_alerted_by_the_event_clock_sweep(run_settings, redis_cleanup):
-    s = run_settings.model_copy(update={"min_labels": 10**9})  # the rule prior scores throughout
+    s = run_settings.with_updates(**{"min_labels": 10**9})  # the rule prior scores throughout
     quiet = ids_in(0, "quiet", 1, s.partitions)[0]
     others = ids_in(0, "steady", 6, s.partitions)
     end = START + timedelta(days=100)
@@ -117,7 +117,7 @@ def test_customer_who_stops_ordering_is_alerted_by_the_event_clock_sweep(run_set
 
 
 def test_customer_already_silent_is_alerted_by_the_wall_clock_sweep(run_settings, redis_cleanup):
-    s = run_settings.model_copy(update={"min_labels": 10**9, "clock": "wall", "sweep_interval_s": 0.25})
+    s = run_settings.with_updates(**{"min_labels": 10**9, "clock": "wall", "sweep_interval_s": 0.25})
     quiet = "quiet-wall"
     now = datetime.now(timezone.utc).replace(microsecond=0)
     mine = regular(quiet, now - timedelta(days=35 + 7 * 7), 7, 8)  # last order ~35 days ago
@@ -209,7 +209,7 @@ def wait_for_score(r: redis.Redis, key: str, worker: WorkerProcess, deadline_s: 
 
 
 def test_erased_customer_leaves_nothing_and_starts_from_nothing(run_settings, redis_cleanup):
-    s = run_settings.model_copy(update={"min_labels": 10**9, "control_share": 0.0})
+    s = run_settings.with_updates(**{"min_labels": 10**9, "control_share": 0.0})
     gone = "erase-me-9f3k"
     kept = ids_in(partition_of(gone.encode(), s.partitions), "kept-at-risk", 1, s.partitions)[0]
     fillers = ids_in(0, "fill", 3, s.partitions) + ids_in(1, "fill", 3, s.partitions)

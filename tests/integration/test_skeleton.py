@@ -44,7 +44,7 @@ def test_at_risk_customers_are_alerted_and_every_score_reaches_redis(run_setting
     """Through Kafka the three input topics are read independently, so their interleaving
     (and with it the exact episode start, hence alert ids) may differ from the in-process
     run; which customers are at risk may not."""
-    s = run_settings.model_copy(update={"min_labels": 10**9})  # the rule prior scores throughout
+    s = run_settings.with_updates(**{"min_labels": 10**9})  # the rule prior scores throughout
     end = START + timedelta(days=64)  # loyal customers ordered until day 60: none overdue yet
     events = history(300) + sentinels(s, end)
     expected = run_backtest(events, as_of=end + timedelta(milliseconds=1), settings=s)

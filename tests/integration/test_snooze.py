@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_a_snoozed_customer_gets_no_alert_and_no_offer(run_settings, redis_cleanup):
-    s = run_settings.model_copy(update={"min_labels": 10**9})
+    s = run_settings.with_updates(**{"min_labels": 10**9})
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHURN_")} | settings_env(s)
     snoozed = "c0000"  # at risk, like c0003 and every third customer of this history
     until = (START + timedelta(days=DAYS + 30)).isoformat()

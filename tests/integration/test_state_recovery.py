@@ -124,7 +124,7 @@ async def changelog_records(s, wanted: dict[str, str], deadline_s: float, worker
 @pytest.mark.parametrize("how,store", [("sigterm", "memory"), ("sigkill", "memory"), ("sigkill", "rocksdb")])
 def test_restarted_worker_recovers_every_customers_state(run_settings, redis_cleanup, tmp_path, how, store):
     port = free_port()
-    s = run_settings.model_copy(update={"metrics_port": port, "min_labels": 10**9,  # rule prior: deterministic scores
+    s = run_settings.with_updates(**{"metrics_port": port, "min_labels": 10**9,  # rule prior: deterministic scores
                                         "store": store, "data_dir": tmp_path / "tables"})
     rng = random.Random(2024)
     customers = [f"r{i:03d}" for i in range(N_CUSTOMERS)]

@@ -81,7 +81,7 @@ def test_backtest_applies_the_tier_thresholds_its_learner_sets_from_labels():
     events = Simulator(300, seed=3, start=START, horizon_days=240).events_between(START, end)
     base = Settings(min_labels=50, publish_every=50)
     fixed = run_backtest(events, as_of=end, settings=base)
-    strict = run_backtest(events, as_of=end, settings=base.model_copy(update={"tier_mode": "precision",
+    strict = run_backtest(events, as_of=end, settings=base.with_updates(**{"tier_mode": "precision",
                                                                              "tier_target_precision": 0.8}))
     assert fixed.labels == strict.labels > 1000, "the same labels, learned the same way"
     assert len(strict.alerts) < len(fixed.alerts), (len(strict.alerts), len(fixed.alerts))

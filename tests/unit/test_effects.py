@@ -15,7 +15,7 @@ from models.prior import RulePrior
 from models.scorer import Scorer
 from schemas.events import OrderEvent, ProfileUpdate
 from engine.compose import processor_from
-from streams.effects import Effects
+from streams.effects import Effects, OutputTopics
 from streams.metrics import RuntimeMetrics
 from engine.processor import to_dt
 from engine.record import CustomerRecord
@@ -56,10 +56,12 @@ def test_an_alert_claimed_but_never_delivered_goes_out_when_its_message_is_proce
             out.append((topic, json.loads(value)))
 
         def worker(unfinished):
-            return Effects(settings=settings, redis=redis, ledger=OfferLedger(redis, prefix),
-                           store=ExperimentStore(redis, prefix), policy=OfferPolicy.load(None),
-                           scorer=Scorer(RulePrior(), min_labels=10**9), send=send,
-                           metrics=RuntimeMetrics(CollectorRegistry()), unfinished=unfinished)
+            topics = OutputTopics(alerts=settings.topic("alerts"), offers=settings.topic("offers"),
+                                  labels=settings.topic("labels"), erasure_done=settings.topic("erasure_done"))
+            return Effects(topics=topics, redis=redis, score_prefix=prefix, cooldown_days=settings.cooldown_days,
+                           ledger=OfferLedger(redis, prefix), store=ExperimentStore(redis, prefix),
+                           caps=OfferPolicy.load(None).caps, send=send, metrics=RuntimeMetrics(CollectorRegistry()),
+                           unfinished=unfinished)
 
         source = message_source("silence-ticks", 0, 41)
         step = first_alert_step(settings)
