@@ -1,6 +1,6 @@
 """The primary driver of a risk: what a retention agent should address first.
 
-Each feature of ``docs/INTERNALS.md`` belongs to at most one driver; the driver with
+Each feature of the catalogue (``docs/FEATURES.md``) belongs to at most one driver; the driver with
 the largest total *positive* contribution among the reasons wins. Features that say
 nothing about why (tenure, CLV, consent, owner) belong to none.
 

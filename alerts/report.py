@@ -93,7 +93,7 @@ def _order(item: tuple[tuple[str, str], Any]) -> tuple[str, bool, str]:
 
 
 def build_report(counts: dict[tuple[str, str, str], dict[str, float]]) -> Report:
-    """Pure: the report from :meth:`alerts.experiment.ExperimentStore.counts`."""
+    """Pure: the report from :meth:`alerts.experiment_store.ExperimentStore.counts`."""
     cells: dict[tuple[str, str], dict[str, dict[str, float]]] = defaultdict(lambda: {"treated": {}, "control": {}})
     for (offer_type, segment, arm), metrics in counts.items():
         for key in ((offer_type, segment), (offer_type, "all"), ("all", "all")):
@@ -106,7 +106,7 @@ def build_report(counts: dict[tuple[str, str, str], dict[str, float]]) -> Report
 
 
 async def report(store: Any) -> Report:
-    """Read the counters of an :class:`alerts.experiment.ExperimentStore` and build the report."""
+    """Read the counters of an :class:`alerts.experiment_store.ExperimentStore` and build the report."""
     return build_report(await store.counts())
 
 

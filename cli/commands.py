@@ -6,16 +6,11 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from pydantic import TypeAdapter, ValidationError
-
 from schemas.errors import DecodeError
-from schemas.events import AnyEvent
-from streams.publish import ensure_topics, producer, publish_models, read_jsonl
+from schemas.jsonl import iter_events
+from streams.publish import ensure_topics, producer, publish_models
 from services.resolve import services
 from config.settings import Settings
-
-_EVENT = TypeAdapter(AnyEvent)
-
 
 async def _publish(s: Settings, events: list, *, progress: str | None = None) -> int:
     """Create the topics, publish ``events`` (5,000 at a time) and flush; ``progress``
@@ -54,17 +49,6 @@ async def simulate(settings: Settings, customers: int, days: float, seed: int, s
     return 0
 
 
-def load_events(path: Path) -> list:
-    """Validated events of a JSONL file; the first bad line stops with its line number."""
-    events = []
-    for no, obj in read_jsonl(path):
-        try:
-            events.append(_EVENT.validate_python(obj))
-        except ValidationError as exc:
-            raise DecodeError("invalid", f"{path}:{no}: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from None
-    return events
-
-
 async def snooze(settings: Settings, customer_id: str, *, until: datetime | None, days: float | None) -> int:
     """Publish a profile update that snoozes the customer's risk alerts until ``until``
     (or ``days`` from now); it goes through the stream like any event, so it is kept in
@@ -85,7 +69,7 @@ async def snooze(settings: Settings, customer_id: str, *, until: datetime | None
 
 
 async def replay(settings: Settings, path: Path) -> int:
-    events = load_events(path)
+    events = list(iter_events(path))
     with services(settings) as s:
         sent = await _publish(s, events, progress="replayed")
     print(f"\nreplayed {sent} events from {path}")
@@ -95,7 +79,7 @@ async def replay(settings: Settings, path: Path) -> int:
 async def report(settings: Settings) -> int:
     import redis.asyncio as aioredis
 
-    from alerts.experiment import ExperimentStore
+    from alerts.experiment_store import ExperimentStore
     from alerts.report import format_report, report as build
 
     r = aioredis.Redis.from_url(settings.redis_url)

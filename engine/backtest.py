@@ -118,11 +118,11 @@ def write_scores(result: BacktestResult, out: Path) -> None:
 
 def run_backtest_command(settings: Settings, path: Path, *, as_of: datetime, horizon_days: float | None, out: Path) -> int:
     from schemas.errors import ConfigError
-    from cli.commands import load_events
+    from schemas.jsonl import iter_events
 
     if as_of.tzinfo is None:
         raise ConfigError("--as-of needs a UTC offset, e.g. 1997-09-30T23:59:59+00:00")
-    result = run_backtest(load_events(path), as_of=as_of, settings=settings, horizon_days=horizon_days, progress=True)
+    result = run_backtest(iter_events(path), as_of=as_of, settings=settings, horizon_days=horizon_days, progress=True)
     write_scores(result, out)
     print(f"{len(result.scores)} customers scored as of {as_of.isoformat()} from {result.events} events "
           f"({result.labels} resolved labels learned, model {result.model_version}; tiers watch/high/critical "

@@ -1,5 +1,5 @@
-"""The feature catalogue: one :class:`FeatureSpec` per churn feature, in the order of
-``docs/INTERNALS.md``. ``docs/FEATURES.md`` is generated from it
+"""The feature catalogue: one :class:`FeatureSpec` per churn feature, in the order
+``compute_features`` returns them. ``docs/FEATURES.md`` is generated from it
 (:func:`catalogue_markdown`), so the code and the docs share one source.
 
 >>> FEATURE_NAMES[0], len(FEATURE_NAMES) == len(CATALOGUE)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from river import drift, metrics as rmetrics, utils as rutils
 
@@ -42,9 +42,11 @@ from models.labelling import DAY, LabelledExample
 from models.metrics import ModelMetrics
 from models.model import DEFAULT_KIND, ChurnModel
 from models.prior import RulePrior
-from models.registry import ModelRegistry
 from models.thresholds import thresholds_from_labels
 from schemas.errors import ConfigError
+
+if TYPE_CHECKING:
+    from models.registry import ModelRegistry
 
 MIN_PER_CLASS = 20
 READY_EVERY = 100

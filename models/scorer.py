@@ -17,12 +17,15 @@ Redis GET while the newest version is unchanged. The backtest uses
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from models.metrics import ModelMetrics
 from models.model import ChurnModel
 from models.prior import RulePrior
-from models.registry import ModelRegistry
 from schemas.events import Reason
+
+if TYPE_CHECKING:
+    from models.registry import ModelRegistry
 
 
 class Scorer:

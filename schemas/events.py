@@ -1,4 +1,4 @@
-"""Events on every topic of ``shared/DESIGN.md``, as frozen pydantic v2 models.
+"""Events on every topic of the contract (``docs/CONTRACT.md``), as frozen pydantic v2 models.
 
 Inputs are one union discriminated on ``event_type``. Every model rejects unknown
 fields and accepts only timezone-aware times.

@@ -4,16 +4,14 @@ table, the model registry, scorer, policy, metrics and agents. Tests call it too
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
-from alerts.experiment import ExperimentStore
+from alerts.experiment_store import ExperimentStore
 from alerts.ledger import OfferLedger
-from models.learner import Learner
 from models.metrics import ModelMetrics
 from models.prior import RulePrior
 from models.registry import ModelRegistry
@@ -24,44 +22,10 @@ from streams.effects import Effects, OutputTopics
 from streams.handler import CustomerHandler, Edge
 from streams.metrics import RuntimeMetrics
 from streams.offsets import OffsetWatch
-from engine.compose import processor_from, tier_goal
+from streams.runtime import Runtime
+from engine.compose import processor_from
 from config.settings import Settings
 from streams.sweep import Sweep
-
-
-@dataclass
-class Runtime:
-    settings: Settings
-    app: faust.App
-    topics: topics_mod.Topics
-    table: Any
-    redis: aioredis.Redis
-    registry: ModelRegistry
-    scorer: Scorer
-    handler: CustomerHandler
-    effects: Effects
-    metrics: RuntimeMetrics
-    model_metrics: ModelMetrics
-    prometheus: CollectorRegistry
-    _learner: Learner | None = field(default=None, repr=False)
-
-    def show_tiers(self) -> None:
-        """Export the tier thresholds in use (the model's, set from labels, or the configured)."""
-        tiers = self.handler.processor.tiers_in_use
-        for name in ("watch", "high", "critical"):
-            self.metrics.tier_threshold.labels(tier=name).set(tiers.threshold(name))
-
-    def forget_learner(self) -> None:
-        """Drop the in-memory learner; the next label resumes one from the registry."""
-        self._learner = None
-
-    async def get_learner(self) -> Learner:
-        """The learner, resumed from the newest registry version on first use."""
-        if self._learner is None:
-            self._learner = await Learner.resume(self.registry, publish_every=self.settings.publish_every,
-                                                 min_labels=self.settings.min_labels, metrics=self.model_metrics,
-                                                 tier_goal=tier_goal(self.settings))
-        return self._learner
 
 
 def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aioredis.Redis | None = None,

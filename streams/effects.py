@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from alerts.experiment import ExperimentStore
+from alerts.experiment_store import ExperimentStore
 from alerts.ledger import OfferLedger
 from alerts.offers import Caps, OfferPlan, Skip, build_offer
 from alerts.policy import DAY_S

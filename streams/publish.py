@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -61,14 +59,3 @@ async def publish_models(prod: AIOKafkaProducer, settings: Settings, events: Ite
                         key=ev.customer_id.encode())
         n += 1
     return n
-
-
-def read_jsonl(path: Path) -> Iterable[tuple[int, dict]]:
-    """(line number, object) for each non-empty line; a bad line raises DecodeError naming it."""
-    with path.open("rb") as fh:
-        for no, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    yield no, json.loads(line)
-                except ValueError as exc:
-                    raise DecodeError("not_json", f"{path}:{no}: not JSON ({exc})") from None

@@ -9,7 +9,7 @@ from faust.types import StreamT
 from streams.agents.guard import guarded
 
 if TYPE_CHECKING:
-    from streams.bootstrap import Runtime
+    from streams.runtime import Runtime
 
 
 def register(rt: "Runtime") -> None:

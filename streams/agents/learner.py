@@ -14,7 +14,7 @@ from streams.agents.guard import guarded
 from models.labelling import LabelledExample
 
 if TYPE_CHECKING:
-    from streams.bootstrap import Runtime
+    from streams.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

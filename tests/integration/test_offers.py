@@ -158,7 +158,7 @@ def test_duplicates_replay_and_sigkill_restart_make_no_second_alert_or_offer(run
     "checkpoints are applied in arrival order, not event-time order; seen in about half the runs."))
 def test_full_replay_by_a_fresh_consumer_group_makes_no_new_alert(run_settings, redis_cleanup):
     """All state lost: a new group reads the whole log again against the same Redis ledger and
-    output topics. Every decision is made again; DESIGN.md promises the same alerts, so every
+    output topics. Every decision is made again; the contract (docs/CONTRACT.md) promises the same alerts, so every
     one must be re-decided with the first run's id and suppressed by the ledger."""
     port = free_port()
     s = run_settings.with_updates(**{"min_labels": 10**9, "metrics_port": port})

@@ -18,7 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 
-from alerts.experiment import ExperimentStore
+from alerts.experiment_store import ExperimentStore
 from alerts.report import format_report, report
 from schemas.events import RetentionOffer
 from services.embedded import free_port

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from prometheus_client import CollectorRegistry
 
-from alerts.experiment import ExperimentStore
+from alerts.experiment_store import ExperimentStore
 from alerts.ledger import OfferLedger, message_source
 from alerts.offers import OfferPolicy
 from models.prior import RulePrior

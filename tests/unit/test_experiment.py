@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from alerts.experiment import ExperimentStore, OfferTracking, Resolution, on_activity, on_churn, on_offer, on_silence
+from alerts.experiment import OfferTracking, Resolution, on_activity, on_churn, on_offer, on_silence
+from alerts.experiment_store import ExperimentStore
 from alerts.offers import OfferPlan, in_control_group
 from alerts.report import build_report, format_report, newcombe_diff, report, wilson
 from schemas.events import OfferOutcome

@@ -122,6 +122,8 @@ def test_producer_doc_has_the_current_reason_table():
 def test_producer_doc_has_the_current_topic_table():
     doc = (ROOT / "docs" / "PRODUCERS.md").read_text(encoding="utf-8")
     assert topics_table() in doc, "docs/PRODUCERS.md topic table is stale: paste schemas.catalogue.topics_table()"
+    contract = (ROOT / "docs" / "CONTRACT.md").read_text(encoding="utf-8")
+    assert topics_table() in contract, "docs/CONTRACT.md topic table is stale: paste schemas.catalogue.topics_table()"
 
 
 def test_producer_doc_examples_decode():
