@@ -37,7 +37,7 @@ class RuntimeMetrics:
         self.step_seconds = Histogram("churn_step_seconds", "Time to process one message (decode to emit).", registry=r,
                                       buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25))
         self.scheduled = Gauge("churn_silence_scheduled", "Customers with a pending silence checkpoint on this worker.", registry=r)
-        self.watermark = Gauge("churn_watermark_seconds", "Event-time watermark (max occurred_at) per partition, epoch seconds.", ["partition"], registry=r)
+        self.watermark = Gauge("churn_watermark_seconds", "Event-time watermark per partition (the minimum over the input topics of their latest occurred_at), epoch seconds.", ["partition"], registry=r)
         self.tier_threshold = Gauge("churn_tier_threshold_ratio", "Enter threshold of each tier in use (fixed, or set by the learner from labels).", ["tier"], registry=r)
         self.offset_gaps = Counter("churn_offset_gaps_total", "Input offsets the consumer never handed to the worker.", registry=r)
         self.erasures = Counter("churn_erasures_total", "Customers erased on request.", registry=r)
