@@ -26,13 +26,13 @@ def run_worker(settings: Settings, *, embed_broker: bool = False) -> int:
 
     from streams.bootstrap import bootstrap
     from streams.faust_compat import check_version
-    from streams.publish import ensure_topics
+    from streams.publish import wait_for_broker
 
     if not settings.bootstrap_servers and not embed_broker:
         raise ConfigError(NO_BROKER)
     check_version()
     with services(settings) as resolved:
-        asyncio.run(ensure_topics(resolved))
+        asyncio.run(wait_for_broker(resolved))
         asyncio.set_event_loop(asyncio.new_event_loop())
         runtime = bootstrap(resolved)
         worker = faust.Worker(runtime.app, loglevel=resolved.log_level, quiet=True, redirect_stdouts=False)

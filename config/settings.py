@@ -28,11 +28,15 @@ class Settings(BaseSettings):
     # --- services
     bootstrap_servers: str | None = Field(default=None, description="Kafka bootstrap, host:port[,host:port]. Unset: `demo` and the "
                                           "tests start the embedded broker; `worker` refuses to start unless given --embed-broker.")
+    broker_wait_s: float = Field(default=300.0, ge=0, description="How long a starting worker waits for a broker that "
+                                 "does not answer yet, retrying with backoff, before it gives up.")
     embedded_broker: bool = Field(default=False, description="The broker is the embedded Tansu one (set when it is started): "
                                   "enables its workarounds, never needed on Kafka.")
     redis_url: str = Field(default=DEFAULT_REDIS_URL, description="Redis URL; the default starts an embedded redis-server when nothing answers.")
     redis_password: SecretStr | None = Field(default=None, description="Redis password, if not in the URL.")
     redis_prefix: str = Field(default="churn", description="Prefix of every Redis key we write.")
+    redis_timeout_s: float = Field(default=5.0, gt=0, description="A Redis call not answered in this long counts as Redis "
+                                   "being away: the work that needs it pauses and retries.")
     app_id: str = Field(default="churn-alert", description="Faust app id = consumer group.")
     log_level: Literal["debug", "info", "warn", "error"] = "warn"
 

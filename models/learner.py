@@ -109,6 +109,7 @@ class Learner:
             if self.metrics:
                 self.metrics.drifts.inc()
         self.model.learn(ex.x, ex.y, self.weight(ex.y))
+        self._since_publish += 1
         if self.model.n_seen % READY_EVERY == 0:  # AUCs over the window are not free: amortised
             self.ready = self._check_ready()
         if self.metrics:
@@ -119,10 +120,12 @@ class Learner:
     async def learn(self, ex: LabelledExample) -> str | None:
         """:meth:`update`, then publish when due; returns the new version id or ``None``."""
         self.update(ex)
-        self._since_publish += 1
-        if self.registry is None or self._since_publish < self.publish_every:
-            return None
-        return await self.publish()
+        return await self.publish() if self.publish_due else None
+
+    @property
+    def publish_due(self) -> bool:
+        """``publish_every`` examples learned since the last published version."""
+        return self.registry is not None and self._since_publish >= self.publish_every
 
     async def publish(self) -> str:
         """Publish the current model with its health as meta; the model takes the new version."""

