@@ -47,7 +47,7 @@ class ScratchRedis:
     prefix: str
 
     @classmethod
-    def fresh(cls, url: str, label: str = "test") -> "ScratchRedis":
+    def fresh(cls, url: str, label: str = "test") -> ScratchRedis:
         """A new prefix ``test-<label>-<uuid>``; the label is cut to characters glob patterns take literally."""
         return cls(url, f"test-{re.sub(r'[^A-Za-z0-9_-]+', '-', label)[:40]}-{uuid.uuid4().hex[:12]}")
 

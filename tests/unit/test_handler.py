@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from alerts.experiment import ExperimentStore
+from alerts.experiment_store import ExperimentStore
 from alerts.ledger import OfferLedger
 from config.settings import Settings
 from engine.compose import processor_from
@@ -29,7 +29,7 @@ from streams.handler import CustomerHandler, Edge
 from streams.metrics import RuntimeMetrics
 from streams.sweep import Sweep, encode_tick
 
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
