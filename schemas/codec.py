@@ -51,6 +51,7 @@ REASONS: dict[str, str] = {
     "bad_timestamp": "A time or date cannot be parsed, or its year is outside the plausible range.",
     "future_timestamp": "`occurred_at` is further ahead of the wall clock than allowed.",
     "invalid": "The event is invalid for another reason (see the sentence).",
+    "key_mismatch": "The message key is not the event's `customer_id` (or the message has no key).",
     "processing_error": "The event decoded, but processing it failed (exception type and message given).",
 }
 

@@ -50,8 +50,8 @@ class CustomerHandler:
         self.ticks_topic, self.dead_letter_topic = edge.ticks_topic, edge.dead_letter_topic
         self.max_future = timedelta(seconds=edge.max_future_s)
         self.watermarks: dict[int, float] = {}
-        self.heads: dict[int, dict[str, float]] = {}
-        self.activity_topics = frozenset(t for t, types in accepts.items() if types & INPUT_TYPES)  # partition → input topic → latest event time
+        self.heads: dict[int, dict[str, float]] = {}  # partition → activity topic → latest event time
+        self.activity_topics = frozenset(t for t, types in accepts.items() if types & INPUT_TYPES)
 
     async def handle(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
         if self.watch is not None and (skipped := self.watch.observe(topic, partition, offset)):
@@ -96,8 +96,8 @@ class CustomerHandler:
         one topic may run ahead of another; the slowest one bounds what has surely passed.
         """
         heads = self.heads.setdefault(partition, {})
-        if topic not in self.activity_topics:  # sparse side topics (profiles, outcomes, erasure) must not hold it back
-            return self.watermarks.get(partition, t)
+        if topic not in self.activity_topics:  # sparse side topics (profiles, outcomes, erasure) neither hold it
+            return self.watermarks.get(partition, float("-inf"))  # back nor move it: none yet, nothing is due
         if t > heads.get(topic, float("-inf")):
             heads[topic] = t
         wm = min(heads.values())

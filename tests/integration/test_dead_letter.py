@@ -46,7 +46,7 @@ def topic_for(value: bytes, s, rng: random.Random) -> str:
         [s.topic("orders"), s.topic("support"), s.topic("activity")])
 
 
-def test_every_message_is_accounted_for_exactly(run_settings, redis_cleanup):
+def test_every_message_is_accounted_for_exactly(run_settings):
     port = free_port()
     s = run_settings.with_updates(**{"metrics_port": port, "min_labels": 10**9, "max_message_bytes": 65_536,
                                         "dead_letter_raw_bytes": 4096})
@@ -89,7 +89,7 @@ def test_every_message_is_accounted_for_exactly(run_settings, redis_cleanup):
     assert set(KINDS) <= set(got), "every kind of bad message was exercised"
 
 
-def test_an_event_on_another_types_topic_is_dead_lettered_with_the_topic_it_belongs_on(run_settings, redis_cleanup):
+def test_an_event_on_another_types_topic_is_dead_lettered_with_the_topic_it_belongs_on(run_settings):
     """The catalogue's rule, through the broker: one event type per input topic."""
     port = free_port()
     s = run_settings.with_updates(**{"metrics_port": port, "min_labels": 10**9})

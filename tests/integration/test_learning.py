@@ -34,7 +34,7 @@ def seq(meta: dict) -> int:
     return int(meta["version"].split("-")[1])
 
 
-def test_versions_advance_scorers_reload_and_a_restarted_learner_goes_on(run_settings, redis_cleanup):
+def test_versions_advance_scorers_reload_and_a_restarted_learner_goes_on(run_settings):
     port = free_port()
     s = run_settings.with_updates(**{"metrics_port": port, "horizon_days": 14.0, "snapshot_interval_days": 3.0,
                                         "min_labels": 100, "publish_every": PUBLISH_EVERY, "model_poll_s": 0.5,

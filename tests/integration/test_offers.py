@@ -94,7 +94,7 @@ def check_one_alert_per_episode_and_tier(alerts: list[dict], cooldown_days: floa
 
 
 # ---------------------------------------------------------------- 1. replays, duplicates, SIGKILL
-def test_duplicates_replay_and_sigkill_restart_make_no_second_alert_or_offer(run_settings, redis_cleanup):
+def test_duplicates_replay_and_sigkill_restart_make_no_second_alert_or_offer(run_settings):
     port = free_port()
     s = run_settings.with_updates(**{"min_labels": 10**9, "metrics_port": port})
     n = 150
@@ -156,7 +156,7 @@ def test_duplicates_replay_and_sigkill_restart_make_no_second_alert_or_offer(run
     "episode (e.g. watch->high where the first run went watch->critical), so an alert with a new id goes "
     "out. Faust reads orders/support/app-activity independently, so a customer's events and silence "
     "checkpoints are applied in arrival order, not event-time order; seen in about half the runs."))
-def test_full_replay_by_a_fresh_consumer_group_makes_no_new_alert(run_settings, redis_cleanup):
+def test_full_replay_by_a_fresh_consumer_group_makes_no_new_alert(run_settings):
     """All state lost: a new group reads the whole log again against the same Redis ledger and
     output topics. Every decision is made again; the contract (docs/CONTRACT.md) promises the same alerts, so every
     one must be re-decided with the first run's id and suppressed by the ledger."""
@@ -201,7 +201,7 @@ def tiny_caps_policy(tmp_path, daily_per_type: int, daily_spend: float):  # noqa
     return path, OfferPolicy.load(path)
 
 
-def test_no_consent_no_offer_and_caps_hold_with_two_workers(run_settings, redis_cleanup, tmp_path):
+def test_no_consent_no_offer_and_caps_hold_with_two_workers(run_settings, tmp_path):
     cap, spend_cap = 3, 25.0
     path, policy = tiny_caps_policy(tmp_path, cap, spend_cap)
     ports = free_port(), free_port()
@@ -285,7 +285,7 @@ def policy_monetary(policy: OfferPolicy, offer_type: str) -> bool:
 
 
 # ---------------------------------------------------------------- 3. control arm in the stream
-def test_control_offers_are_held_out_and_a_customers_arm_never_changes(run_settings, redis_cleanup):
+def test_control_offers_are_held_out_and_a_customers_arm_never_changes(run_settings):
     """The 10 % share itself is a pure test (tests/unit/test_offers.py); here, with half the
     customers in control so that many have several offers, the stream keeps each customer in
     one arm, holds out every control offer, and control offers consume no contact cap."""

@@ -58,7 +58,7 @@ def uncapped_policy(tmp_path):  # noqa: ANN001, ANN201
     return path
 
 
-def test_backtest_and_stream_take_the_same_alert_and_offer_decisions(run_settings, redis_cleanup, tmp_path):
+def test_backtest_and_stream_take_the_same_alert_and_offer_decisions(run_settings, tmp_path):
     s = run_settings.with_updates(min_labels=10**9, control_share=0.3, policy_file=uncapped_policy(tmp_path))
     profiles, acts = customers(120)
     end = START + timedelta(days=DAYS + 40)

@@ -85,7 +85,7 @@ def has_silence_alert(cid: str):
 
 
 # ---------------------------------------------------------------------------- silence
-def test_customer_who_stops_ordering_is_alerted_by_the_event_clock_sweep(run_settings, redis_cleanup):
+def test_customer_who_stops_ordering_is_alerted_by_the_event_clock_sweep(run_settings):
     s = run_settings.with_updates(**{"min_labels": 10**9})  # the rule prior scores throughout
     quiet = ids_in(0, "quiet", 1, s.partitions)[0]
     others = ids_in(0, "steady", 6, s.partitions)
@@ -116,7 +116,7 @@ def test_customer_who_stops_ordering_is_alerted_by_the_event_clock_sweep(run_set
     assert not {a["customer_id"] for _, _, a in got} - {quiet}, "customers who keep ordering are not alerted"
 
 
-def test_customer_already_silent_is_alerted_by_the_wall_clock_sweep(run_settings, redis_cleanup):
+def test_customer_already_silent_is_alerted_by_the_wall_clock_sweep(run_settings):
     s = run_settings.with_updates(**{"min_labels": 10**9, "clock": "wall", "sweep_interval_s": 0.25})
     quiet = "quiet-wall"
     now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -208,7 +208,7 @@ def wait_for_score(r: redis.Redis, key: str, worker: WorkerProcess, deadline_s: 
     return {k.decode(): v.decode() for k, v in got.items()}
 
 
-def test_erased_customer_leaves_nothing_and_starts_from_nothing(run_settings, redis_cleanup):
+def test_erased_customer_leaves_nothing_and_starts_from_nothing(run_settings):
     s = run_settings.with_updates(**{"min_labels": 10**9, "control_share": 0.0})
     gone = "erase-me-9f3k"
     kept = ids_in(partition_of(gone.encode(), s.partitions), "kept-at-risk", 1, s.partitions)[0]

@@ -40,7 +40,7 @@ def history(n: int, seed: int = 3) -> list:
     return sorted(out, key=lambda e: e.occurred_at)
 
 
-def test_at_risk_customers_are_alerted_and_every_score_reaches_redis(run_settings, redis_cleanup):
+def test_at_risk_customers_are_alerted_and_every_score_reaches_redis(run_settings):
     """Through Kafka the three input topics are read independently, so their interleaving
     (and with it the exact episode start, hence alert ids) may differ from the in-process
     run; which customers are at risk may not."""

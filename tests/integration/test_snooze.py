@@ -19,7 +19,7 @@ from tests.integration.test_offers import DAYS, START, history, profiles
 pytestmark = pytest.mark.integration
 
 
-def test_a_snoozed_customer_gets_no_alert_and_no_offer(run_settings, redis_cleanup):
+def test_a_snoozed_customer_gets_no_alert_and_no_offer(run_settings):
     s = run_settings.with_updates(**{"min_labels": 10**9})
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHURN_")} | settings_env(s)
     snoozed = "c0000"  # at risk, like c0003 and every third customer of this history

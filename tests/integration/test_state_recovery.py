@@ -122,7 +122,7 @@ async def changelog_records(s, wanted: dict[str, str], deadline_s: float, worker
 
 
 @pytest.mark.parametrize("how,store", [("sigterm", "memory"), ("sigkill", "memory"), ("sigkill", "rocksdb")])
-def test_restarted_worker_recovers_every_customers_state(run_settings, redis_cleanup, tmp_path, how, store):
+def test_restarted_worker_recovers_every_customers_state(run_settings, tmp_path, how, store):
     port = free_port()
     s = run_settings.with_updates(**{"metrics_port": port, "min_labels": 10**9,  # rule prior: deterministic scores
                                         "store": store, "data_dir": tmp_path / "tables"})

@@ -38,7 +38,7 @@ async def offers_so_far(cons: AIOKafkaConsumer) -> list[RetentionOffer]:
     return out
 
 
-def test_measured_uplift_interval_contains_the_simulators_true_effect(run_settings, redis_cleanup):
+def test_measured_uplift_interval_contains_the_simulators_true_effect(run_settings):
     port = free_port()
     s = run_settings.with_updates(**{"min_labels": 10**9, "metrics_port": port, "control_share": 0.5})
     sim = Simulator(CUSTOMERS, seed=11, start=START, churn_share=0.7, offer_effect=0.8, horizon_days=CHURN_WITHIN_DAYS)

@@ -1,4 +1,4 @@
-"""Effects against the real Redis at 127.0.0.1:6379 with a fake producer: an alert whose
+"""Effects against the session's real Redis with a fake producer: an alert whose
 worker died between claiming it and delivering it goes out when its message is processed
 again, with the same ids, and only then is it final."""
 
@@ -20,7 +20,6 @@ from streams.metrics import RuntimeMetrics
 from engine.processor import to_dt
 from engine.record import CustomerRecord
 from config.settings import Settings
-from tests.unit.scratch_redis import run_in_redis
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
@@ -44,7 +43,7 @@ def first_alert_step(settings: Settings):
     raise AssertionError("six weekly orders then silence decided no alert")
 
 
-def test_an_alert_claimed_but_never_delivered_goes_out_when_its_message_is_processed_again():
+def test_an_alert_claimed_but_never_delivered_goes_out_when_its_message_is_processed_again(scratch_redis):
     async def main(redis, prefix):
         settings = Settings(redis_prefix=prefix, control_share=0.0)
         out: list[tuple[str, dict]] = []
@@ -82,4 +81,4 @@ def test_an_alert_claimed_but_never_delivered_goes_out_when_its_message_is_proce
             await worker(unfinished).after_step("c1", first_alert_step(settings), None, source)
         assert [v["alert_id"] for t, v in out if t == settings.topic("alerts")] == [step.decision.alert_id]
 
-    run_in_redis(main, "effects")
+    scratch_redis.run(lambda redis: main(redis, scratch_redis.prefix))

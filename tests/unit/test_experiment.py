@@ -11,7 +11,6 @@ from alerts.experiment_store import ExperimentStore
 from alerts.offers import OfferPlan, in_control_group
 from alerts.report import build_report, format_report, newcombe_diff, report, wilson
 from schemas.events import OfferOutcome
-from tests.unit.scratch_redis import run_in_redis
 
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 H = timedelta(days=30)
@@ -45,8 +44,8 @@ def test_tracking_resolves_by_whether_the_customer_is_still_there_after_the_hori
 
 
 # ---------------------------------------------------------------- store on real Redis
-def in_redis(body):
-    run_in_redis(lambda redis, prefix: body(ExperimentStore(redis, prefix), redis), "exp")
+def in_redis(scratch, body):
+    scratch.run(lambda redis: body(ExperimentStore(redis, scratch.prefix), redis))
 
 
 def outcome(offer_id, step, revenue=None):
@@ -54,7 +53,7 @@ def outcome(offer_id, step, revenue=None):
                         offer_id=offer_id, outcome=step, revenue=revenue)
 
 
-def test_store_counts_each_offer_resolution_and_outcome_once():
+def test_store_counts_each_offer_resolution_and_outcome_once(scratch_redis):
     async def body(store, redis):
         assert await store.record_offer(plan("a")) and not await store.record_offer(plan("a"))
         await store.record_offer(plan("b", control=True))
@@ -76,7 +75,7 @@ def test_store_counts_each_offer_resolution_and_outcome_once():
         row = next(r for r in rep.rows if r.segment == "mid")
         assert (row.offered, row.held_out, row.net) == (1, 1, 70.0)
         assert row.retention_treated == 1.0 and row.retention_control == 0.0
-    in_redis(body)
+    in_redis(scratch_redis, body)
 
 
 # ---------------------------------------------------------------- interval math

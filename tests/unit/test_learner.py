@@ -1,12 +1,8 @@
 """Learner: score before learn, rolling health, class balance, publishing and resume (real Redis)."""
 
-import asyncio
 import random
-import uuid
 
 import pytest
-import redis
-import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
 from models.labelling import LabelledExample
@@ -15,8 +11,6 @@ from models.metrics import ModelMetrics
 from models.model import ChurnModel
 from models.registry import ModelRegistry
 
-URL = "redis://127.0.0.1:6379/0"
-
 
 def examples(n, seed=0, churn_rate=0.5):
     rnd = random.Random(seed)
@@ -24,17 +18,6 @@ def examples(n, seed=0, churn_rate=0.5):
         y = rnd.random() < churn_rate
         x = {"order_overdue_ratio": rnd.gauss(3.0 if y else 1.0, 0.7), "noise": rnd.random()}
         yield LabelledExample(x=x, y=y, taken_at=float(i), resolved_at=float(i + 1), model_version="rules-1")
-
-
-@pytest.fixture
-def prefix():
-    p = f"test-learner-{uuid.uuid4().hex}"
-    yield p
-    r = redis.Redis.from_url(URL)
-    keys = list(r.scan_iter(f"{p}:*"))
-    if keys:
-        r.delete(*keys)
-    r.close()
 
 
 def test_scores_before_learning():
@@ -71,43 +54,35 @@ def test_minority_class_is_weighted_by_the_running_ratio():
     assert Learner(ChurnModel(), balance=False).weight(True) == 1.0
 
 
-def test_publishes_every_n_and_resume_continues(prefix):
-    async def main():
-        client = aioredis.Redis.from_url(URL)
-        try:
-            reg = ModelRegistry(client, prefix)
-            metrics = ModelMetrics(CollectorRegistry())
-            learner = Learner(ChurnModel(), registry=reg, publish_every=100, metrics=metrics)
-            published = [v for ex in examples(250, seed=3) if (v := await learner.learn(ex))]
-            assert published == ["m-000001", "m-000002"] and learner.model.version == "m-000002"
-            assert metrics.published._value.get() == 2
-            meta = (await reg.versions(1))[0]
-            assert meta["n_seen"] == 200 and meta["version"] == "m-000002" and "roc_auc" in meta
+def test_publishes_every_n_and_resume_continues(scratch_redis):
+    async def body(client):
+        reg = ModelRegistry(client, scratch_redis.prefix)
+        metrics = ModelMetrics(CollectorRegistry())
+        learner = Learner(ChurnModel(), registry=reg, publish_every=100, metrics=metrics)
+        published = [v for ex in examples(250, seed=3) if (v := await learner.learn(ex))]
+        assert published == ["m-000001", "m-000002"] and learner.model.version == "m-000002"
+        assert metrics.published._value.get() == 2
+        meta = (await reg.versions(1))[0]
+        assert meta["n_seen"] == 200 and meta["version"] == "m-000002" and "roc_auc" in meta
 
-            resumed = await Learner.resume(reg, publish_every=100)
-            assert resumed.model.n_seen == 200 and resumed.model.version == "m-000002"
-            assert not meta["ready"] and not resumed.ready, "the prior still ranks better: not in use"
-            probe = {"order_overdue_ratio": 2.0, "noise": 0.1}
-            # resumed == the published state, which is 50 examples behind the live learner
-            snapshot = ChurnModel.from_bytes(await reg.load("m-000002"))
-            assert resumed.model.score(probe) == snapshot.score(probe)
-            for ex in examples(100, seed=4):
-                await resumed.learn(ex)
-            assert resumed.model.n_seen == 300 and await reg.latest_version() == "m-000003"
-        finally:
-            await client.aclose()
-    asyncio.run(main())
+        resumed = await Learner.resume(reg, publish_every=100)
+        assert resumed.model.n_seen == 200 and resumed.model.version == "m-000002"
+        assert not meta["ready"] and not resumed.ready, "the prior still ranks better: not in use"
+        probe = {"order_overdue_ratio": 2.0, "noise": 0.1}
+        # resumed == the published state, which is 50 examples behind the live learner
+        snapshot = ChurnModel.from_bytes(await reg.load("m-000002"))
+        assert resumed.model.score(probe) == snapshot.score(probe)
+        for ex in examples(100, seed=4):
+            await resumed.learn(ex)
+        assert resumed.model.n_seen == 300 and await reg.latest_version() == "m-000003"
+    scratch_redis.run(body)
 
 
-def test_resume_without_any_version_starts_fresh(prefix):
-    async def main():
-        client = aioredis.Redis.from_url(URL)
-        try:
-            learner = await Learner.resume(ModelRegistry(client, prefix), kind="hat")
-            assert learner.model.n_seen == 0 and learner.model.kind == "hat"
-        finally:
-            await client.aclose()
-    asyncio.run(main())
+def test_resume_without_any_version_starts_fresh(scratch_redis):
+    async def body(client):
+        learner = await Learner.resume(ModelRegistry(client, scratch_redis.prefix), kind="hat")
+        assert learner.model.n_seen == 0 and learner.model.kind == "hat"
+    scratch_redis.run(body)
 
 
 def hidden_signal(n, seed=0):
@@ -167,17 +142,13 @@ def test_meta_carries_tier_thresholds_set_from_the_window_for_precision_or_capac
     assert Learner(ChurnModel(), tier_goal={"target_precision": 1.0}).learned_tiers([0.9, 0.8], [False, False]) is None
 
 
-def test_a_model_in_use_stays_in_use_across_a_learner_restart(prefix):
-    async def main():
-        client = aioredis.Redis.from_url(URL)
-        try:
-            reg = ModelRegistry(client, prefix)
-            learner = Learner(ChurnModel(), registry=reg, publish_every=200, min_labels=100)
-            for ex in hidden_signal(600, seed=5):
-                await learner.learn(ex)
-            assert (await reg.versions(1))[0]["ready"] and learner.ready
-            resumed = await Learner.resume(reg, publish_every=200, min_labels=100)
-            assert resumed.ready, "the restarted learner keeps the hand-back margin of a model in use"
-        finally:
-            await client.aclose()
-    asyncio.run(main())
+def test_a_model_in_use_stays_in_use_across_a_learner_restart(scratch_redis):
+    async def body(client):
+        reg = ModelRegistry(client, scratch_redis.prefix)
+        learner = Learner(ChurnModel(), registry=reg, publish_every=200, min_labels=100)
+        for ex in hidden_signal(600, seed=5):
+            await learner.learn(ex)
+        assert (await reg.versions(1))[0]["ready"] and learner.ready
+        resumed = await Learner.resume(reg, publish_every=200, min_labels=100)
+        assert resumed.ready, "the restarted learner keeps the hand-back margin of a model in use"
+    scratch_redis.run(body)

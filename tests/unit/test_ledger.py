@@ -1,16 +1,13 @@
-"""OfferLedger against the real Redis at 127.0.0.1:6379: caps, dedup, approvals, erasure, concurrency."""
+"""OfferLedger against the session's real Redis: caps, dedup, approvals, erasure, concurrency."""
 
 import asyncio
-import uuid
 from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
-from redis.asyncio import Redis
 
 from alerts.ledger import OfferLedger, Reserved
 from alerts.offers import Caps, OfferPlan, Skip
-from tests.unit.scratch_redis import URL, run_in_redis
 
 DAY = date(2024, 5, 1)
 CAPS = Caps(contacts_per_customer=2, contact_window_days=30, daily_per_type=100, daily_spend=50.0)
@@ -23,12 +20,12 @@ def plan(n=0, *, customer="c-1", offer_type="free_returns", value=0.0, monetary=
                      status="held_out" if control else status, occurred_at=1714521600.0 + n)
 
 
-def in_redis(body):
-    """Run ``body(ledger, redis, prefix)`` with a fresh prefix; delete every key under it afterwards."""
-    run_in_redis(lambda redis, prefix: body(OfferLedger(redis, prefix), redis, prefix), "ledger")
+def in_redis(scratch, body):
+    """Run ``body(ledger, redis, prefix)`` on the test's scratch Redis (its keys go afterwards)."""
+    scratch.run(lambda redis: body(OfferLedger(redis, scratch.prefix), redis, scratch.prefix))
 
 
-def test_contact_cap_across_offer_types_and_window():
+def test_contact_cap_across_offer_types_and_window(scratch_redis):
     async def body(ledger, redis, prefix):
         assert isinstance(await ledger.reserve(plan(1), customer_id="c-1", day=DAY, caps=CAPS), Reserved)
         assert isinstance(await ledger.reserve(plan(2, offer_type="deals_nudge"), customer_id="c-1", day=DAY, caps=CAPS), Reserved)
@@ -36,10 +33,10 @@ def test_contact_cap_across_offer_types_and_window():
         assert isinstance(third, Skip) and "contact cap" in third.reason
         assert isinstance(await ledger.reserve(plan(4), customer_id="c-1", day=DAY + timedelta(days=30), caps=CAPS), Reserved)
         assert isinstance(await ledger.reserve(plan(1, customer="c-2"), customer_id="c-2", day=DAY, caps=CAPS), Reserved)
-    in_redis(body)
+    in_redis(scratch_redis, body)
 
 
-def test_same_offer_id_returns_first_result_and_never_double_counts():
+def test_same_offer_id_returns_first_result_and_never_double_counts(scratch_redis):
     async def body(ledger, redis, prefix):
         first = await ledger.reserve(plan(1, value=20, monetary=True), customer_id="c-1", day=DAY, caps=CAPS)
         again = await ledger.reserve(plan(1, value=20, monetary=True), customer_id="c-1", day=DAY, caps=CAPS)
@@ -52,10 +49,10 @@ def test_same_offer_id_returns_first_result_and_never_double_counts():
         skip = await ledger.reserve(plan(2), customer_id="c-1", day=DAY, caps=tight)
         assert isinstance(skip, Skip)
         assert await ledger.reserve(plan(2), customer_id="c-1", day=DAY, caps=CAPS) == skip
-    in_redis(body)
+    in_redis(scratch_redis, body)
 
 
-def test_daily_type_cap_and_spend_cap():
+def test_daily_type_cap_and_spend_cap(scratch_redis):
     async def body(ledger, redis, prefix):
         caps = replace(CAPS, daily_per_type=2, daily_per_type_overrides={"call": 1, "voucher": 10}, daily_spend=25.0)
         res = [await ledger.reserve(plan(0, customer=f"c{i}"), customer_id=f"c{i}", day=DAY, caps=caps) for i in range(3)]
@@ -69,10 +66,10 @@ def test_daily_type_cap_and_spend_cap():
         assert all(isinstance(x, Reserved) for x in money) and isinstance(over, Skip) and "spend" in over.reason
         # non-monetary offers do not touch the spend cap
         assert isinstance(await ledger.reserve(plan(0, customer="z", offer_type="nudge"), customer_id="z", day=DAY, caps=caps), Reserved)
-    in_redis(body)
+    in_redis(scratch_redis, body)
 
 
-def test_control_group_recorded_but_consumes_nothing():
+def test_control_group_recorded_but_consumes_nothing(scratch_redis):
     async def body(ledger, redis, prefix):
         tight = replace(CAPS, contacts_per_customer=1, daily_per_type=1, daily_spend=5)
         held = await ledger.reserve(plan(1, control=True, value=10, monetary=True), customer_id="c-1", day=DAY, caps=tight)
@@ -81,12 +78,12 @@ def test_control_group_recorded_but_consumes_nothing():
         assert await redis.zcard(f"{prefix}:cust:c-1:contacts") == 0
         assert await redis.get(f"{prefix}:day:{DAY}:type:free_returns") is None
         assert isinstance(await ledger.reserve(plan(2), customer_id="c-1", day=DAY, caps=tight), Reserved)
-    in_redis(body)
+    in_redis(scratch_redis, body)
 
 
-def test_concurrent_workers_never_exceed_caps():
+def test_concurrent_workers_never_exceed_caps(scratch_redis):
     async def body(ledger, redis, prefix):
-        clients = [Redis.from_url(URL) for _ in range(6)]
+        clients = [scratch_redis.client() for _ in range(6)]
         ledgers = [OfferLedger(c, prefix) for c in clients]
         try:
             same = await asyncio.gather(*(ledgers[i % 6].reserve(plan(i), customer_id="c-1", day=DAY, caps=CAPS) for i in range(60)))
@@ -102,18 +99,18 @@ def test_concurrent_workers_never_exceed_caps():
         finally:
             for c in clients:
                 await c.aclose()
-    in_redis(body)
+    in_redis(scratch_redis, body)
 
 
-def test_claim_alert_once_with_ttl():
+def test_claim_alert_once_with_ttl(scratch_redis):
     async def body(ledger, redis, prefix):
         assert await ledger.claim_alert("al-1", ttl_s=60) is True
         assert await ledger.claim_alert("al-1") is False
         assert 0 < await redis.ttl(f"{prefix}:alert:al-1") <= 60
-    in_redis(body)
+    in_redis(scratch_redis, body)
 
 
-def test_pending_approvals_and_approve():
+def test_pending_approvals_and_approve(scratch_redis):
     async def body(ledger, redis, prefix):
         big = plan(1, value=40, monetary=True, status="pending_approval")
         assert await ledger.reserve(big, customer_id="c-1", day=DAY, caps=CAPS) == Reserved(big.offer_id, "pending_approval")
@@ -121,10 +118,10 @@ def test_pending_approvals_and_approve():
         approved = await ledger.approve(big.offer_id)
         assert approved == replace(big, status="send")
         assert await ledger.pending_approvals() == [] and await ledger.approve(big.offer_id) is None
-    in_redis(body)
+    in_redis(scratch_redis, body)
 
 
-def test_forget_customer_removes_every_per_customer_key_and_only_theirs():
+def test_forget_customer_removes_every_per_customer_key_and_only_theirs(scratch_redis):
     async def body(ledger, redis, prefix):
         for cust in ("c-1", "c-2"):
             for n in (1, 2):
@@ -138,30 +135,25 @@ def test_forget_customer_removes_every_per_customer_key_and_only_theirs():
         assert [p.customer_id for p in await ledger.pending_approvals()] == ["c-2"]
         assert len([k async for k in redis.scan_iter(match=f"{prefix}:cust:c-2:*")]) == 3
         assert await ledger.forget_customer("c-1") == 0
-    in_redis(body)
+    in_redis(scratch_redis, body)
 
 
 @pytest.mark.parametrize("decode", [True, False])
-def test_works_with_decoded_responses(decode):
-    async def main():
-        prefix = f"test-ledger-{uuid.uuid4().hex}"
-        redis = Redis.from_url(URL, decode_responses=decode)
-        ledger = OfferLedger(redis, prefix)
+def test_works_with_decoded_responses(scratch_redis, decode):
+    async def body(_):
+        redis = scratch_redis.client(decode_responses=decode)
+        ledger = OfferLedger(redis, scratch_redis.prefix)
         try:
             big = plan(1, value=40, monetary=True, status="pending_approval")
             assert isinstance(await ledger.reserve(big, customer_id="c-1", day=DAY, caps=CAPS), Reserved)
             assert isinstance(await ledger.reserve(plan(2), customer_id="c-1", day=DAY, caps=replace(CAPS, contacts_per_customer=1)), Skip)
             assert await ledger.pending_approvals() == [big]
         finally:
-            await ledger.forget_customer("c-1")
-            keys = [k async for k in redis.scan_iter(match=f"{prefix}:*")]
-            if keys:
-                await redis.delete(*keys)
             await redis.aclose()
-    asyncio.run(main())
+    scratch_redis.run(body)
 
 
-def test_claim_alert_with_a_slot_refuses_the_same_tier_for_the_customer_within_the_window():
+def test_claim_alert_with_a_slot_refuses_the_same_tier_for_the_customer_within_the_window(scratch_redis):
     async def body(ledger, redis, prefix):
         day = 86_400.0
         assert await ledger.claim_alert("al-a", slot=("c1", "watch", 100 * day, 7 * day)) is True
@@ -173,10 +165,10 @@ def test_claim_alert_with_a_slot_refuses_the_same_tier_for_the_customer_within_t
         assert await ledger.claim_alert("al-e", slot=("c1", "watch", 200 * day, 7 * day)) is False  # the id itself
         assert f"{prefix}:cust:c1:alerts" in ledger.customer_keys("c1")  # erasure removes it
         assert await redis.exists(f"{prefix}:cust:c1:alerts")
-    in_redis(body)
+    in_redis(scratch_redis, body)
 
 
-def test_a_claim_whose_message_never_finished_is_handed_over_until_the_alert_is_sent():
+def test_a_claim_whose_message_never_finished_is_handed_over_until_the_alert_is_sent(scratch_redis):
     async def body(ledger, redis, prefix):
         committed = {("orders", 3): 100}  # offsets below 100 of orders[3] are committed
 
@@ -205,4 +197,4 @@ def test_a_claim_whose_message_never_finished_is_handed_over_until_the_alert_is_
         # alert_sent never creates a claim that was not made
         await ledger.alert_sent("al-never")
         assert await redis.exists(f"{prefix}:alert:al-never") == 0
-    in_redis(body)
+    in_redis(scratch_redis, body)

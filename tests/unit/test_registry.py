@@ -1,39 +1,17 @@
-"""ModelRegistry against the real Redis at 127.0.0.1:6379, one uuid prefix per test."""
+"""ModelRegistry against the session's real Redis, one fresh key prefix per test."""
 
 import asyncio
-import uuid
 
 import pytest
-import redis
-import redis.asyncio as aioredis
 
 from models.registry import ModelNotFound, ModelRegistry
 
-URL = "redis://127.0.0.1:6379/0"
+
+def run(scratch, body, **kw):
+    return scratch.run(lambda client: body(ModelRegistry(client, scratch.prefix, **kw)))
 
 
-@pytest.fixture
-def prefix():
-    p = f"test-registry-{uuid.uuid4().hex}"
-    yield p
-    r = redis.Redis.from_url(URL)
-    keys = list(r.scan_iter(f"{p}:*"))
-    if keys:
-        r.delete(*keys)
-    r.close()
-
-
-def run(prefix, body, **kw):
-    async def main():
-        client = aioredis.Redis.from_url(URL)
-        try:
-            return await body(ModelRegistry(client, prefix, **kw))
-        finally:
-            await client.aclose()
-    return asyncio.run(main())
-
-
-def test_publish_load_latest_and_meta(prefix):
+def test_publish_load_latest_and_meta(scratch_redis):
     async def body(reg):
         assert await reg.latest_version() is None and await reg.versions() == []
         v1 = await reg.publish(b"one", {"n_seen": 10})
@@ -46,10 +24,10 @@ def test_publish_load_latest_and_meta(prefix):
         assert metas[0] == {"version": v2, "n_seen": 20, "created_at": 5.0}
         assert metas[1]["created_at"] > 0
         assert (await reg.meta(v1))["n_seen"] == 10
-    run(prefix, body)
+    run(scratch_redis, body)
 
 
-def test_keeps_only_the_newest_versions(prefix):
+def test_keeps_only_the_newest_versions(scratch_redis):
     async def body(reg):
         ids = [await reg.publish(f"b{i}".encode(), {"i": i}) for i in range(5)]
         assert [m["version"] for m in await reg.versions(10)] == ids[:1:-1]
@@ -58,10 +36,10 @@ def test_keeps_only_the_newest_versions(prefix):
         with pytest.raises(ModelNotFound):
             await reg.meta(ids[1])
         assert await reg.load(ids[2]) == b"b2"
-    run(prefix, body, keep=3)
+    run(scratch_redis, body, keep=3)
 
 
-def test_concurrent_publishes_get_distinct_monotonic_ids_and_latest_always_loads(prefix):
+def test_concurrent_publishes_get_distinct_monotonic_ids_and_latest_always_loads(scratch_redis):
     async def body(reg):
         seen_missing = []
 
@@ -80,12 +58,17 @@ def test_concurrent_publishes_get_distinct_monotonic_ids_and_latest_always_loads
         assert await reg.load("m-000050") == b"x" * 1000
         return seen_missing
     # keep=50: nothing is pruned, so a latest whose bytes are missing would be a torn publish
-    assert run(prefix, body, keep=50) == []
+    assert run(scratch_redis, body, keep=50) == []
 
 
-def test_rejects_decoding_clients_and_bad_keep(prefix):
-    client = aioredis.Redis.from_url(URL, decode_responses=True)
-    with pytest.raises(ValueError):
-        ModelRegistry(client, prefix)
-    with pytest.raises(ValueError):
-        ModelRegistry(aioredis.Redis.from_url(URL), prefix, keep=0)
+def test_rejects_decoding_clients_and_bad_keep(scratch_redis):
+    async def body(client):
+        decoding = scratch_redis.client(decode_responses=True)
+        try:
+            with pytest.raises(ValueError):
+                ModelRegistry(decoding, scratch_redis.prefix)
+        finally:
+            await decoding.aclose()
+        with pytest.raises(ValueError):
+            ModelRegistry(client, scratch_redis.prefix, keep=0)
+    scratch_redis.run(body)

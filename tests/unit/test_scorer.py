@@ -1,11 +1,5 @@
 """Scorer: prior until the model has min_labels, shared model in process, hot reload from Redis."""
 
-import asyncio
-import uuid
-
-import pytest
-import redis
-import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
 from models.metrics import ModelMetrics
@@ -14,7 +8,6 @@ from models.prior import RulePrior
 from models.registry import ModelRegistry
 from models.scorer import Scorer
 
-URL = "redis://127.0.0.1:6379/0"
 X = {"order_overdue_ratio": 3.0, "complaints_30d": 1.0}
 
 
@@ -23,17 +16,6 @@ def model_with(n, y=True):
     for i in range(n):
         m.learn({"order_overdue_ratio": float(i % 5)}, y if i % 2 else not y)
     return m
-
-
-@pytest.fixture
-def prefix():
-    p = f"test-scorer-{uuid.uuid4().hex}"
-    yield p
-    r = redis.Redis.from_url(URL)
-    keys = list(r.scan_iter(f"{p}:*"))
-    if keys:
-        r.delete(*keys)
-    r.close()
 
 
 def test_shared_model_takes_over_at_min_labels():
@@ -47,53 +29,45 @@ def test_shared_model_takes_over_at_min_labels():
     assert scorer.explain(X) == model.explain(X)
 
 
-def test_refresh_loads_only_new_versions(prefix):
-    async def main():
-        client = aioredis.Redis.from_url(URL)
-        try:
-            reg = ModelRegistry(client, prefix)
-            metrics = ModelMetrics(CollectorRegistry())
-            scorer = Scorer(RulePrior(), min_labels=20, metrics=metrics)
-            assert await scorer.refresh(reg) is False and scorer.score(X)[1] == "rules-1"
+def test_refresh_loads_only_new_versions(scratch_redis):
+    async def body(client):
+        reg = ModelRegistry(client, scratch_redis.prefix)
+        metrics = ModelMetrics(CollectorRegistry())
+        scorer = Scorer(RulePrior(), min_labels=20, metrics=metrics)
+        assert await scorer.refresh(reg) is False and scorer.score(X)[1] == "rules-1"
 
-            v1 = await reg.publish(model_with(10).to_bytes(), {})
-            assert await scorer.refresh(reg) is True and scorer.loaded == v1
-            assert scorer.score(X)[1] == "rules-1"  # too few labels: still the prior
-            assert metrics.using_prior._value.get() == 1
-            assert await scorer.refresh(reg) is False
+        v1 = await reg.publish(model_with(10).to_bytes(), {})
+        assert await scorer.refresh(reg) is True and scorer.loaded == v1
+        assert scorer.score(X)[1] == "rules-1"  # too few labels: still the prior
+        assert metrics.using_prior._value.get() == 1
+        assert await scorer.refresh(reg) is False
 
-            m2 = model_with(40)
-            await reg.publish(m2.to_bytes(), {"ready": False})
-            assert await scorer.refresh(reg) is True
-            assert scorer.score(X)[1] == "rules-1"  # enough labels, but the learner has not declared it ready
-            v3 = await reg.publish(m2.to_bytes(), {"ready": True})
-            assert await scorer.refresh(reg) is True
-            assert scorer.score(X) == (m2.score(X), v3)
-            assert metrics.using_prior._value.get() == 0 and metrics.model_loads._value.get() == 3
-        finally:
-            await client.aclose()
-    asyncio.run(main())
+        m2 = model_with(40)
+        await reg.publish(m2.to_bytes(), {"ready": False})
+        assert await scorer.refresh(reg) is True
+        assert scorer.score(X)[1] == "rules-1"  # enough labels, but the learner has not declared it ready
+        v3 = await reg.publish(m2.to_bytes(), {"ready": True})
+        assert await scorer.refresh(reg) is True
+        assert scorer.score(X) == (m2.score(X), v3)
+        assert metrics.using_prior._value.get() == 0 and metrics.model_loads._value.get() == 3
+    scratch_redis.run(body)
 
 
-def test_thresholds_set_from_labels_apply_only_with_the_model_that_carries_them(prefix):
-    async def main():
-        client = aioredis.Redis.from_url(URL)
-        try:
-            reg = ModelRegistry(client, prefix)
-            scorer = Scorer(RulePrior(), min_labels=20)
-            m = model_with(40)
-            await reg.publish(m.to_bytes(), {"ready": False, "tiers": [0.3, 0.5, 0.7]})
-            await scorer.refresh(reg)
-            assert scorer.thresholds is None  # the prior scores: the configured thresholds apply
-            await reg.publish(m.to_bytes(), {"ready": True, "tiers": [0.3, 0.5, 0.7]})
-            await scorer.refresh(reg)
-            assert scorer.thresholds == (0.3, 0.5, 0.7)
-            await reg.publish(m.to_bytes(), {"ready": True})  # fixed mode: no thresholds in the meta
-            await scorer.refresh(reg)
-            assert scorer.thresholds is None
-        finally:
-            await client.aclose()
-    asyncio.run(main())
+def test_thresholds_set_from_labels_apply_only_with_the_model_that_carries_them(scratch_redis):
+    async def body(client):
+        reg = ModelRegistry(client, scratch_redis.prefix)
+        scorer = Scorer(RulePrior(), min_labels=20)
+        m = model_with(40)
+        await reg.publish(m.to_bytes(), {"ready": False, "tiers": [0.3, 0.5, 0.7]})
+        await scorer.refresh(reg)
+        assert scorer.thresholds is None  # the prior scores: the configured thresholds apply
+        await reg.publish(m.to_bytes(), {"ready": True, "tiers": [0.3, 0.5, 0.7]})
+        await scorer.refresh(reg)
+        assert scorer.thresholds == (0.3, 0.5, 0.7)
+        await reg.publish(m.to_bytes(), {"ready": True})  # fixed mode: no thresholds in the meta
+        await scorer.refresh(reg)
+        assert scorer.thresholds is None
+    scratch_redis.run(body)
 
 
 def test_the_processor_decides_tiers_with_the_scorers_thresholds_when_it_has_them():

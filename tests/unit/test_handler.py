@@ -1,0 +1,306 @@
+"""CustomerHandler without a broker: a dict as the table, a fake send that records
+(topic, key, value), the real processor with the rule prior and real Effects on the
+test's scratch Redis. What reaches the handler is applied, counted or dead-lettered;
+nothing escapes it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from alerts.experiment_store import ExperimentStore
+from alerts.ledger import OfferLedger
+from config.settings import Settings
+from engine.compose import processor_from
+from engine.processor import to_dt
+from engine.record import CustomerRecord
+from models.prior import RulePrior
+from models.scorer import Scorer
+from schemas.catalogue import INPUTS
+from schemas.codec import REASONS, encode
+from schemas.deadletter import DeadLetter, decode_raw, read
+from schemas.events import ErasureConfirmation, ErasureRequest, OfferOutcome, OrderEvent, ProfileUpdate, SupportEvent
+from streams.effects import Effects, OutputTopics
+from streams.handler import CustomerHandler, Edge
+from streams.metrics import RuntimeMetrics
+from streams.sweep import Sweep, encode_tick
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+def order(cid: str, i: int, t: datetime) -> OrderEvent:
+    return OrderEvent(event_id=f"{cid}-o{i}", customer_id=cid, occurred_at=t, event_type="order", order_id=f"{cid}-o{i}",
+                      status="placed", amount=30.0, currency="EUR", items=1, channel="web")
+
+
+def support(cid: str, i: int, t: datetime) -> SupportEvent:
+    return SupportEvent(event_id=f"{cid}-s{i}", customer_id=cid, occurred_at=t, event_type="support", ticket_id=f"t{i}",
+                        action="opened", category="delivery", priority="low", is_complaint=False)
+
+
+def profile(cid: str, t: datetime) -> ProfileUpdate:
+    return ProfileUpdate(event_id=f"{cid}-p-{t.timestamp():.0f}", customer_id=cid, occurred_at=t, event_type="profile",
+                         marketing_consent=True)
+
+
+class Table(dict):
+    """The in-memory table: a dict that also remembers the order of its writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.writes.append(key)
+        super().__setitem__(key, value)
+
+
+@dataclass
+class World:
+    """One handler and what it did: the table, the sent messages and the metrics."""
+
+    settings: Settings
+    handler: CustomerHandler
+    table: Table
+    registry: CollectorRegistry
+    sent: list[tuple[str, bytes | None, bytes]]  # (topic, key, value), in order
+    offset: int = 0
+
+    async def feed(self, setting: str, event=None, *, raw: bytes | None = None, key: bytes | None = b"",
+                   partition: int = 0) -> None:
+        """Hand one message of the ``setting`` topic to the handler, as the agent does."""
+        value = raw if raw is not None or event is None else encode(event)
+        if key == b"" and event is not None:
+            key = event.customer_id.encode()
+        self.offset += 1
+        await self.handler.handle(self.settings.topic(setting), partition, self.offset, key, value)
+
+    def count(self, outcome: str) -> float:
+        return self.registry.get_sample_value("churn_messages_total", {"outcome": outcome})
+
+    def on(self, setting: str) -> list[tuple[bytes | None, bytes]]:
+        return [(k, v) for t, k, v in self.sent if t == self.settings.topic(setting)]
+
+    def dead_letters(self) -> list[DeadLetter]:
+        return [read(v) for _, v in self.on("dead_letter")]
+
+    def record(self, cid: str) -> CustomerRecord:
+        return CustomerRecord.decode(self.table[cid.encode()])
+
+    def watermark(self, partition: int = 0) -> float | None:
+        return self.registry.get_sample_value("churn_watermark_seconds", {"partition": str(partition)})
+
+
+def settings_for(prefix: str, clock: str = "event") -> Settings:
+    return Settings(redis_prefix=prefix, clock=clock, partitions=1, control_share=0.0)
+
+
+def world(redis, prefix: str, *, clock: str = "event", table: Table | None = None) -> World:
+    settings = settings_for(prefix, clock)
+    registry = CollectorRegistry()
+    metrics = RuntimeMetrics(registry)
+    table = table if table is not None else Table()
+    sent: list[tuple[str, bytes | None, bytes]] = []
+
+    async def send(topic: str, key: bytes | None, value: bytes, *, delivered: bool = False) -> None:
+        sent.append((topic, key, value))
+
+    processor = processor_from(settings, Scorer(RulePrior(), min_labels=10**9))
+    outputs = OutputTopics(alerts=settings.topic("alerts"), offers=settings.topic("offers"),
+                           labels=settings.topic("labels"), erasure_done=settings.topic("erasure_done"))
+    effects = Effects(topics=outputs, redis=redis, score_prefix=prefix, cooldown_days=settings.cooldown_days,
+                      ledger=OfferLedger(redis, prefix), store=ExperimentStore(redis, prefix),
+                      caps=processor.offers.policy.caps, send=send, metrics=metrics)
+    edge = Edge(ticks_topic=settings.topic("ticks"), dead_letter_topic=settings.topic("dead_letter"), clock=settings.clock,
+                max_message_bytes=settings.max_message_bytes, max_future_s=settings.max_future_s,
+                dead_letter_raw_bytes=settings.dead_letter_raw_bytes)
+    handler = CustomerHandler(edge=edge, table=table, processor=processor, effects=effects,
+                              sweep=Sweep(settings.partitions), metrics=metrics, send=send,
+                              accepts={settings.topic(t.setting): t.accepts for t in INPUTS}, worker_name="test-worker")
+    return World(settings, handler, table, registry, sent)
+
+
+async def weekly_orders_then_silence(w: World, cid: str = "c1", n: int = 6) -> float:
+    """Consent and ``n`` weekly orders; returns the customer's first silence checkpoint."""
+    await w.feed("profiles", profile(cid, T0 - DAY))
+    for i in range(n):
+        await w.feed("orders", order(cid, i, T0 + 7 * i * DAY))
+    return w.record(cid).next_check
+
+
+def test_a_valid_event_is_applied_stored_scheduled_and_its_score_written(scratch_redis):
+    async def body(redis):
+        w = world(redis, scratch_redis.prefix)
+        await w.feed("orders", order("c1", 0, T0))
+        rec = w.record("c1")
+        assert rec.state is not None and rec.state.last_activity_at == T0 and rec.next_check > T0.timestamp()
+        assert w.count("applied") == 1 and w.count("dead_lettered") == 0 and w.sent == []
+        assert len(w.handler.sweep) == 1 and w.handler.sweep.due(0, rec.next_check) == [("c1", rec.next_check)]
+        await w.handler.effects.flush_scores()
+        score = await redis.hgetall(f"{scratch_redis.prefix}:cust:c1:score")
+        assert score[b"model_version"] == b"rules-1" and float(score[b"at"]) == T0.timestamp()
+    scratch_redis.run(body)
+
+
+BAD = {  # name: (topic setting, key, value, reason code)
+    "not json": ("orders", b"c1", b'{"event_id": "x",', "not_json"),
+    "wrong topic": ("support", b"c1", encode(order("c1", 0, T0)), "wrong_topic"),
+    "key is another customer": ("orders", b"c2", encode(order("c1", 0, T0)), "key_mismatch"),
+    "no key": ("orders", None, encode(order("c1", 0, T0)), "key_mismatch"),
+    "tick without key": ("ticks", None, encode_tick(T0.timestamp()), "invalid"),
+}
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_a_bad_message_is_dead_lettered_with_its_reason_and_the_handler_goes_on(scratch_redis, name):
+    setting, key, value, code = BAD[name]
+
+    async def body(redis):
+        w = world(redis, scratch_redis.prefix)
+        await w.feed(setting, raw=value, key=key, partition=0)  # returns: nothing escapes
+        [dl] = w.dead_letters()
+        assert (dl.reason_code, dl.source_topic, dl.partition, dl.offset) == (code, w.settings.topic(setting), 0, 1)
+        assert dl.key == (key.decode() if key else None) and decode_raw(dl) == value and dl.worker == "test-worker"
+        assert w.on("dead_letter")[0][0] == key, "keyed by the original key"
+        assert code in REASONS, "every reason code is in the contract's list"
+        assert w.registry.get_sample_value("churn_dead_letters_total", {"reason": code}) == 1
+        assert w.count("dead_lettered") == 1 and w.count("applied") == 0 and dict(w.table) == {}
+        await w.feed("orders", order("c1", 1, T0))
+        assert w.count("applied") == 1 and list(w.table) == [b"c1"]
+    scratch_redis.run(body)
+
+
+def test_a_repeated_event_id_is_counted_duplicate_and_changes_nothing(scratch_redis):
+    async def body(redis):
+        w = world(redis, scratch_redis.prefix)
+        await weekly_orders_then_silence(w, n=3)
+        before, sent = dict(w.table), list(w.sent)
+        await w.feed("orders", order("c1", 1, T0 + 7 * DAY))  # a redelivery of the second order
+        assert w.count("duplicate") == 1 and w.count("applied") == 4
+        assert dict(w.table) == before and w.sent == sent
+    scratch_redis.run(body)
+
+
+def test_an_erasure_removes_the_customer_from_the_table_the_sweep_and_redis(scratch_redis):
+    async def body(redis):
+        w = world(redis, scratch_redis.prefix)
+        first_check = await weekly_orders_then_silence(w, "c1", n=2)
+        await w.feed("orders", order("c2", 0, T0 + 8 * DAY))
+        await w.handler.effects.flush_scores()
+        assert len(w.handler.sweep) == 2 and await redis.exists(f"{scratch_redis.prefix}:cust:c1:score")
+
+        await w.feed("erasure", ErasureRequest(event_id="er-1", customer_id="c1", occurred_at=T0 + 8 * DAY,
+                                               event_type="erasure_request"))
+        assert b"c1" not in w.table and b"c2" in w.table and len(w.handler.sweep) == 1
+        assert w.count("erased") == 1 and not await redis.exists(f"{scratch_redis.prefix}:cust:c1:score")
+        [(key, value)] = w.on("erasure_done")
+        done = ErasureConfirmation.model_validate_json(value)
+        assert key == b"c1" and done.request_event_id == "er-1" and "redis:score" in done.removed
+        due = w.handler.sweep.due(0, first_check + 90 * DAY.total_seconds())
+        assert [cid for cid, _ in due] == ["c2"], "c1's checkpoint went with them"
+    scratch_redis.run(body)
+
+
+def test_on_the_event_clock_checkpoints_the_watermark_passes_are_applied_before_the_event(scratch_redis):
+    async def body(redis):
+        w = world(redis, scratch_redis.prefix)
+        first_check = await weekly_orders_then_silence(w, "c1")
+        c1_before, ticked = w.record("c1"), w.registry.get_sample_value("churn_sweep_ticks_total")
+        w.table.writes.clear()
+        later = to_dt(first_check) + 60 * DAY
+        await w.feed("orders", order("c2", 0, later))
+
+        # c1's checkpoints first (each may schedule the next, still before the event), then c2's event
+        assert w.table.writes[-1] == b"c2" and set(w.table.writes[:-1]) == {b"c1"} and len(w.table.writes) > 1
+        # the same ticks at the same due times as the pure processor takes them (as the backtest does)
+        proc, rec = processor_from(w.settings, Scorer(RulePrior(), min_labels=10**9)), c1_before
+        while rec.next_check is not None and rec.next_check <= later.timestamp():
+            rec = proc.on_tick("c1", rec, to_dt(rec.next_check)).record
+        assert w.table[b"c1"] == rec.encode()
+        assert w.registry.get_sample_value("churn_sweep_ticks_total") - ticked == len(w.table.writes) - 1
+        alerts = [json.loads(v) for _, v in w.on("alerts")]
+        assert alerts and {(a["customer_id"], a["trigger"]) for a in alerts} == {("c1", "silence")}
+        assert all(datetime.fromisoformat(a["occurred_at"]) < later for a in alerts), "at the checkpoints' times"
+        assert w.count("applied") == 8, "the checkpoints ran inline: only the messages are counted"
+    scratch_redis.run(body)
+
+
+def test_the_watermark_is_the_slowest_activity_topic_and_side_topics_do_not_move_it(scratch_redis):
+    async def body(redis):
+        w = world(redis, scratch_redis.prefix)
+        check = await weekly_orders_then_silence(w, "c1")
+        c1 = w.table[b"c1"]
+        last_order = (T0 + 35 * DAY).timestamp()
+        assert w.watermark() == last_order and check > last_order
+
+        await w.feed("support", support("c3", 0, T0))  # support lags behind orders ...
+        await w.feed("orders", order("c2", 0, to_dt(check) + 10 * DAY))  # ... so orders running ahead
+        assert w.watermark() == last_order and w.table[b"c1"] == c1, "does not pass the checkpoint"
+
+        # side topics are sparse: an early one does not hold the watermark back, a late one does not push it
+        await w.feed("profiles", profile("c4", T0 - 300 * DAY))
+        await w.feed("outcomes", OfferOutcome(event_id="oc-1", customer_id="c5", occurred_at=to_dt(check) + 30 * DAY,
+                                              event_type="offer_outcome", offer_id="off-x", outcome="opened"))
+        await w.feed("profiles", profile("c4", to_dt(check) + 30 * DAY))
+        assert w.watermark() == last_order and w.table[b"c1"] == c1
+
+        await w.feed("support", support("c3", 1, to_dt(check) + 5 * DAY))  # the slowest topic catches up
+        assert w.watermark() == (to_dt(check) + 5 * DAY).timestamp()
+        assert w.table[b"c1"] != c1 and w.record("c1").next_check > w.watermark()
+        assert w.count("dead_lettered") == 0
+    scratch_redis.run(body)
+
+
+def test_after_a_restart_a_side_topic_message_first_does_not_fire_checkpoints(scratch_redis):
+    """A restarted worker has no watermark yet; Faust may read a sparse side topic first."""
+    async def body(redis):
+        first = world(redis, scratch_redis.prefix)
+        check = await weekly_orders_then_silence(first, "c1")
+        table = Table()
+        table.update(first.table)
+        w = world(redis, scratch_redis.prefix, table=table)
+        await w.handler.rebuild_sweep()
+        assert len(w.handler.sweep) == 1
+        await w.feed("profiles", profile("c4", to_dt(check) + 30 * DAY))
+        assert w.table[b"c1"] == first.table[b"c1"] and w.on("alerts") == [], "no watermark from a side topic"
+        await w.feed("orders", order("c2", 0, to_dt(check) + DAY))
+        assert w.record("c1").next_check > check, "the first activity message starts the watermark"
+    scratch_redis.run(body)
+
+
+def test_an_exception_while_processing_is_dead_lettered_as_processing_error_and_the_handler_goes_on(scratch_redis):
+    async def body(redis):
+        w = world(redis, scratch_redis.prefix)
+        w.table[b"c9"] = b"{not a customer record"  # a value the table cannot decode
+        value = encode(order("c9", 0, T0))
+        await w.feed("orders", raw=value, key=b"c9")
+        [dl] = w.dead_letters()
+        assert dl.reason_code == "processing_error" and dl.reason.startswith("JSONDecodeError") and decode_raw(dl) == value
+        assert w.registry.get_sample_value("churn_dead_letters_total", {"reason": "processing_error"}) == 1
+        assert w.table[b"c9"] == b"{not a customer record" and w.count("applied") == 0
+        await w.feed("orders", order("c1", 0, T0))
+        assert w.count("applied") == 1 and w.record("c1").state is not None
+    scratch_redis.run(body)
+
+
+def test_on_the_wall_clock_the_sweep_sends_ticks_and_a_tick_is_applied_once(scratch_redis):
+    async def body(redis):
+        w = world(redis, scratch_redis.prefix, clock="wall")
+        check = await weekly_orders_then_silence(w, "c1")
+        c1 = w.table[b"c1"]
+        await w.feed("orders", order("c2", 0, to_dt(check) + 60 * DAY))
+        assert w.table[b"c1"] == c1, "on the wall clock, events do not tick anyone"
+
+        await w.handler.sweep_wall()  # 2024's checkpoints are due by the wall clock
+        ticks = w.on("ticks")
+        assert (b"c1", encode_tick(check)) in ticks
+        await w.feed("ticks", raw=encode_tick(check), key=b"c1")
+        assert w.table[b"c1"] != c1 and w.count("applied") == 9
+        await w.feed("ticks", raw=encode_tick(check), key=b"c1")  # the same tick again: rescheduled since
+        assert w.count("stale_tick") == 1 and w.count("dead_lettered") == 0
+    scratch_redis.run(body)
