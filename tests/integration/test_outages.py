@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 OUTAGE_S = 30.0
 
 
-def test_a_worker_started_before_its_broker_waits_for_it_and_then_consumes(run_settings, redis_cleanup):
+def test_a_worker_started_before_its_broker_waits_for_it_and_then_consumes(run_settings):
     port, metrics_port = free_port(), free_port()
     s = run_settings.with_updates(bootstrap_servers=f"127.0.0.1:{port}", embedded_broker=True, metrics_port=metrics_port)
     profiles, _ = customers(3)
