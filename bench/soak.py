@@ -1,0 +1,140 @@
+"""Soak: steady load on one worker for a while; resident memory, consumer lag and state size
+over time must stay flat (within 10 % after warm-up).
+
+    .venv/bin/python bench/soak.py                 # 10 minutes, 400 events/s, 5,000 customers
+    .venv/bin/python bench/soak.py --minutes 2     # a short look
+
+A fixed population of customers sends orders, sessions and tickets at a steady rate on
+the wall clock, as in production; the worker keeps its table in RocksDB, so the state's
+size is the size of its data directory. Uses the configured broker and Redis, else the
+embedded ones. Prints one line per sample and a verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
+
+from cli.procs import WorkerProcess  # noqa: E402
+from config.settings import Settings  # noqa: E402
+from schemas.catalogue import INPUTS  # noqa: E402
+from schemas.events import AppActivityEvent, OrderEvent, SupportEvent  # noqa: E402
+from services import services  # noqa: E402
+from services.embedded import free_port  # noqa: E402
+from streams.publish import ensure_topics, producer  # noqa: E402
+
+
+def event(rng: random.Random, cid: str, k: int):  # noqa: ANN201
+    now = datetime.now(timezone.utc)
+    kind = rng.random()
+    if kind < 0.25:
+        return OrderEvent(event_id=f"{cid}-{k}", customer_id=cid, occurred_at=now, event_type="order", order_id=f"o{k}",
+                          status="placed", amount=round(rng.uniform(5, 120), 2), currency="EUR", items=1, channel="app")
+    if kind < 0.3:
+        return SupportEvent(event_id=f"{cid}-{k}", customer_id=cid, occurred_at=now, event_type="support", ticket_id=f"t{k}",
+                            action="opened", category="delivery", priority="normal", is_complaint=rng.random() < 0.3)
+    return AppActivityEvent(event_id=f"{cid}-{k}", customer_id=cid, occurred_at=now, event_type="app_activity",
+                            activity=rng.choice(["session", "login", "feature_used"]), platform="android",
+                            duration_s=rng.uniform(10, 600), feature=rng.choice(["search", "wishlist", "chat", None]))
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def dir_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+
+
+async def lag(s: Settings) -> int:
+    """Messages on the input topics the worker group has not committed yet."""
+    cons = AIOKafkaConsumer(bootstrap_servers=s.bootstrap_servers, group_id=s.app_id, enable_auto_commit=False)
+    await cons.start()
+    try:
+        tps = [TopicPartition(s.topic(t.setting), p) for t in INPUTS for p in range(s.partitions)]
+        ends = await cons.end_offsets(tps)
+        return sum(max(0, ends[tp] - ((await cons.committed(tp)) or 0)) for tp in tps)
+    finally:
+        await cons.stop()
+
+
+async def load(s: Settings, rate: float, customers: int, seconds: float, sample_every: float, worker: WorkerProcess,
+               data_dir: Path) -> list[tuple[float, int, float, int, float]]:
+    """Send ``rate`` events/s for ``seconds``; every ``sample_every`` s record
+    (elapsed, sent, worker RSS MB, lag, state MB)."""
+    from schemas.catalogue import TOPIC_OF_TYPE
+
+    rng, prod = random.Random(1), producer(s)
+    await prod.start()
+    samples, sent, t0 = [], 0, time.monotonic()
+    next_sample = t0 + sample_every
+    try:
+        while (now := time.monotonic()) - t0 < seconds:
+            due = int((now - t0) * rate) - sent
+            for _ in range(due):
+                cid = f"soak-{rng.randrange(customers):06d}"
+                ev = event(rng, cid, sent)
+                await prod.send(s.topic(TOPIC_OF_TYPE[ev.event_type]), ev.model_dump_json().encode(), key=cid.encode())
+                sent += 1
+            if now >= next_sample:
+                assert worker.alive(), worker.log_tail()
+                samples.append((now - t0, sent, rss_mb(worker.proc.pid), await lag(s), dir_mb(data_dir)))
+                e, n, r, lg, st = samples[-1]
+                print(f"{e:7.0f} s  {n:>9,} sent  rss {r:7.1f} MB  lag {lg:>7,}  state {st:7.1f} MB", flush=True)
+                next_sample += sample_every
+            await asyncio.sleep(0.01)  # pacing the offered load
+    finally:
+        await prod.stop()
+    return samples
+
+
+def spread(xs: list[float]) -> float:
+    """(max - min) / mean: 0 is perfectly flat."""
+    return (max(xs) - min(xs)) / (sum(xs) / len(xs)) if xs and sum(xs) else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--rate", type=float, default=400.0, help="events per second offered")
+    ap.add_argument("--customers", type=int, default=5000)
+    ap.add_argument("--warmup-minutes", type=float, default=None, help="default: a fifth of the run")
+    args = ap.parse_args(argv)
+    warmup = args.warmup_minutes if args.warmup_minutes is not None else args.minutes / 5
+    tag = f"soak{int(time.time())}"
+    with tempfile.TemporaryDirectory() as tmp, services(Settings()) as resolved:
+        data_dir = Path(tmp) / "tables"
+        s = resolved.with_updates(topic_prefix=f"{tag}-", app_id=tag, redis_prefix=tag, store="rocksdb", data_dir=data_dir,
+                                  clock="wall", metrics_port=free_port())
+        asyncio.run(ensure_topics(s))
+        print(f"soak: {args.rate:g} events/s from {args.customers:,} customers for {args.minutes:g} min "
+              f"(warm-up {warmup:g} min) on {s.bootstrap_servers}", flush=True)
+        with WorkerProcess(s, "soak") as worker:
+            samples = asyncio.run(load(s, args.rate, args.customers, args.minutes * 60, 30.0, worker, data_dir))
+    steady = [x for x in samples if x[0] >= warmup * 60]
+    if len(steady) < 2:
+        print("too short to judge flatness: run longer")
+        return 1
+    rss, state, lags = [x[2] for x in steady], [x[4] for x in steady], [x[3] for x in steady]
+    bound = max(1.0, 0.1 * args.rate * 30)  # lag within a tenth of a sample period's events counts as keeping up
+    flat = spread(rss) <= 0.10 and spread(state) <= 0.10 and max(lags) <= bound
+    print(f"after warm-up: rss spread {spread(rss):.1%}, state spread {spread(state):.1%}, lag max {max(lags):,} "
+          f"(bound {bound:,.0f}) -> {'FLAT' if flat else 'NOT FLAT'}")
+    return 0 if flat else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""Poison and floods: a burst of 10,000 malformed messages and one customer sending ten
+times the normal rate neither stop the worker nor starve the other customers. Probe
+customers, whose last event makes a risk alert at once, are sent while the burst is
+being worked off; their alerts must still arrive, within the budget below, and every
+malformed message is dead-lettered while every valid one is applied.
+
+On the wall clock, as in production. The latency of the same probes with no burst is
+measured first, in the same run, and printed beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from cli.procs import WorkerProcess
+from schemas.badmessages import bad_messages
+from schemas.events import AppActivityEvent, OrderEvent, SupportEvent
+from services.embedded import free_port
+from streams.publish import ensure_topics, producer
+from tests.integration.kafka import outcome_counts, publish, run, wait_for
+
+pytestmark = pytest.mark.integration
+N_BAD, N_HOT, N_PROBES = 10_000, 2_000, 20
+BUDGET_S = 10.0  # a probe's alert, from its publication, while 12,000 messages are ahead of it
+
+
+def warm(cid: str, now: datetime) -> list:
+    """An order and two angry complaints: the next bad sign makes a risk alert."""
+    out = [OrderEvent(event_id=f"{cid}-o", customer_id=cid, occurred_at=now - timedelta(minutes=5), event_type="order",
+                      order_id="o", status="placed", amount=50, currency="EUR", items=1, channel="web")]
+    out += [SupportEvent(event_id=f"{cid}-s{j}", customer_id=cid, occurred_at=now + timedelta(milliseconds=j),
+                         event_type="support", ticket_id=f"t{j}", action="opened", category="delivery", priority="urgent",
+                         is_complaint=True, sentiment=-0.9) for j in range(2)]
+    return out
+
+
+def trigger(cid: str) -> AppActivityEvent:
+    return AppActivityEvent(event_id=f"{cid}-u", customer_id=cid, occurred_at=datetime.now(timezone.utc),
+                            event_type="app_activity", activity="uninstall", platform="ios")
+
+
+async def probe(s, cids: list[str], before=None) -> dict[str, float]:  # noqa: ANN001
+    """Publish each probe's trigger (after ``before`` messages, if given) and return the seconds
+    from its publication to its alert on churn-alerts."""
+    cons = AIOKafkaConsumer(s.topic("alerts"), bootstrap_servers=s.bootstrap_servers, auto_offset_reset="earliest",
+                            group_id=None)
+    await cons.start()
+    prod = producer(s)
+    await prod.start()
+    sent, got = {}, {}
+    try:
+        if before:
+            for topic, key, value in before:
+                await prod.send(topic, value, key=key)
+        for cid in cids:
+            ev = trigger(cid)
+            await prod.send(s.topic("activity"), ev.model_dump_json().encode(), key=cid.encode())
+            sent[cid] = time.monotonic()
+        await prod.flush()
+        end = time.monotonic() + 120
+        while len(got) < len(cids) and time.monotonic() < end:
+            for recs in (await cons.getmany(timeout_ms=200)).values():
+                for r in recs:
+                    cid = r.key.decode()
+                    if cid in sent and cid not in got:
+                        got[cid] = time.monotonic() - sent[cid]
+    finally:
+        await prod.stop()
+        await cons.stop()
+    return got
+
+
+def p99(xs: list[float]) -> float:
+    return sorted(xs)[max(0, int(len(xs) * 0.99) - 1)] if xs else float("nan")
+
+
+def test_malformed_bursts_and_a_flooding_customer_do_not_starve_the_others(run_settings):
+    port = free_port()
+    s = run_settings.with_updates(clock="wall", metrics_port=port, min_labels=10**9)
+    now = datetime.now(timezone.utc)
+    quiet = [f"quiet-{i}" for i in range(N_PROBES)]
+    loud = [f"loud-{i}" for i in range(N_PROBES)]
+    rng = random.Random(5)
+    bad = bad_messages(rng, N_BAD, [f"x{i}" for i in range(300)], now, max_bytes=s.max_message_bytes)
+    hot = [AppActivityEvent(event_id=f"hot-{k}", customer_id="hot", occurred_at=now + timedelta(milliseconds=k),
+                            event_type="app_activity", activity="session", duration_s=30, platform="web")
+           for k in range(N_HOT)]
+    topics = [s.topic("orders"), s.topic("support"), s.topic("activity")]
+    burst = [(rng.choice(topics), f"x{rng.randrange(300)}".encode(), value) for value, _ in bad]
+    burst += [(s.topic("activity"), b"hot", e.model_dump_json().encode()) for e in hot]
+    rng.shuffle(burst)
+    run(ensure_topics(s))
+    with WorkerProcess(s, "floods") as worker:
+        run(publish(s, [e for c in quiet + loud for e in warm(c, now)]))
+        wait_for(lambda: outcome_counts(port).get("applied", 0) >= 6 * N_PROBES, "probes warmed up", [worker], 60)
+        baseline = run(probe(s, quiet))
+        flooded = run(probe(s, loud, before=burst))
+        wait_for(lambda: outcome_counts(port).get("dead_lettered", 0) >= N_BAD, "every malformed message dead-lettered",
+                 [worker], 120)
+        counts = outcome_counts(port)
+        assert worker.alive()
+    print(f"probe alert latency, p50/p99 s: quiet {sorted(baseline.values())[len(baseline) // 2]:.3f}/{p99(list(baseline.values())):.3f}, "
+          f"behind {N_BAD:,} malformed + {N_HOT:,} from one customer "
+          f"{sorted(flooded.values())[len(flooded) // 2]:.3f}/{p99(list(flooded.values())):.3f}")
+    assert len(baseline) == N_PROBES and len(flooded) == N_PROBES, "a probe's alert never arrived"
+    assert max(flooded.values()) <= BUDGET_S
+    assert counts["dead_lettered"] == N_BAD
+    assert counts["applied"] >= 7 * N_PROBES + N_HOT, "the flooding customer's events and the probes are all applied"
