@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
     for name, value in settings.model_dump(exclude_none=True).items():
         if hasattr(value, "get_secret_value"):
             value = value.get_secret_value()
+        elif isinstance(value, (list, tuple, dict)):
+            value = json.dumps(value, default=str)
         env[f"CHURN_{name.upper()}"] = str(value)
     return env
 
