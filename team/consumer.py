@@ -8,10 +8,13 @@ doubled. A batch the database refuses is retried (with back-off) until it is sto
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
 from pydantic import TypeAdapter, ValidationError
 
 from schemas.events import AnyEvent, ErasureRequest, OfferOutcome, ProfileUpdate, RetentionOffer, RiskAlert
@@ -72,9 +75,26 @@ async def store_batch(rt: Any, batch: list[tuple[str, Any]]) -> None:
             delay = min(delay * 2, 10.0)
 
 
+async def ensure_topics(settings: Any, names: list[str]) -> None:
+    """Create missing topics with the configured partition count before subscribing: a
+    broker that auto-creates them would use its own default, and the workers' tables
+    need every customer-keyed topic co-partitioned."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        for name in names:
+            if name not in existing:
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    await admin.create_topics([NewTopic(name, settings.partitions, 1)])
+    finally:
+        await admin.close()
+
+
 async def consume(rt: Any) -> None:
     """Consume until cancelled."""
     kinds = {rt.topic(t): t for t in TOPICS}
+    await ensure_topics(rt.settings, list(kinds))
     cons = AIOKafkaConsumer(*kinds, bootstrap_servers=rt.settings.bootstrap_servers, group_id=rt.settings.api_group,
                             enable_auto_commit=False, auto_offset_reset="earliest", session_timeout_ms=10_000,
                             heartbeat_interval_ms=1_000, metadata_max_age_ms=5_000)

@@ -24,7 +24,7 @@ from schemas.events import RetentionOffer
 from team.actions import record
 from team.auth import Principal
 from team.hub import notify
-from team.tables import Alert, Offer
+from team.tables import Action, Alert, Offer
 
 log = logging.getLogger(__name__)
 RESEND_S = 5.0
@@ -62,6 +62,9 @@ async def decide(rt: Any, who: Principal, offer_id: str, approve: bool, note: st
         detail = {"offer_type": row.offer_type, "value": row.value, **({"note": note} if note else {})}
         if alert is not None:
             record(session, who, action, alert, detail, offer_id=offer_id)
+        else:  # a win-back offer answers no risk alert
+            session.add(Action(at=row.decided_at, actor=who.name, role=who.role, action=action, alert_id=row.alert_id,
+                               offer_id=offer_id, customer_id=row.customer_id, customer_ref=row.customer_ref, detail=detail))
         await notify(session, "offer", row.alert_id)
     rt.metrics.actions.labels(action=action).inc()
     if message is not None:

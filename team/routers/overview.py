@@ -46,8 +46,8 @@ async def overview(rt: TeamRuntime = Depends(runtime), db: AsyncSession = Depend
     start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     today = Alert.created_at >= start
     by_tier = dict((await db.execute(select(Alert.tier, func.count()).where(today).group_by(Alert.tier))).all())
-    by_driver = dict((await db.execute(select(func.coalesce(Alert.driver, "none"), func.count()).where(today)
-                                       .group_by(func.coalesce(Alert.driver, "none")))).all())
+    by_driver = {d or "none": n for d, n in (await db.execute(select(Alert.driver, func.count()).where(today)
+                                                               .group_by(Alert.driver))).all()}
     open_alerts = (await db.execute(select(func.count()).select_from(Alert).where(Alert.status == "open"))).scalar_one()
     offer_counts = dict((await db.execute(select(Offer.status, func.count()).where(Offer.created_at >= start)
                                           .group_by(Offer.status))).all())
