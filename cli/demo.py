@@ -78,7 +78,7 @@ def _demo_database(s: Settings) -> Settings:
         conn.execute(f'DROP DATABASE IF EXISTS "{DEMO_DATABASE}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DEMO_DATABASE}"')
     port = s.api_port if not port_answers(s.api_host, s.api_port) else 0
-    return s.model_copy(update={"database_url": SecretStr(f"{url.rpartition('/')[0]}/{DEMO_DATABASE}"), "api_port": port})
+    return s.with_updates(database_url=SecretStr(f"{url.rpartition('/')[0]}/{DEMO_DATABASE}"), api_port=port)
 
 
 def _show_service(s: Settings, api: ApiProcess) -> None:
