@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from alerts.experiment import ExperimentStore
+from alerts.experiment_store import ExperimentStore
 from alerts.ledger import OfferLedger
 from config.settings import Settings
 from team import db
