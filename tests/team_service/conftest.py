@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from cli.procs import ApiProcess
 from config.settings import Settings
-from tests.team.client import Api
+from tests.team_service.client import Api
 
 
 @pytest.fixture(scope="session")
@@ -74,8 +74,8 @@ def api(team_settings: Settings, start_api, redis_cleanup) -> Api:  # noqa: ANN0
 
 @pytest.fixture(scope="session")
 def inbox(live_settings: Settings, pg_url: str, tmp_path_factory):  # noqa: ANN001
-    """The shared run of :mod:`tests.team.scenario` (started on first use)."""
-    from tests.team.scenario import start_inbox, stop_inbox
+    """The shared run of :mod:`tests.team_service.scenario` (started on first use)."""
+    from tests.team_service.scenario import start_inbox, stop_inbox
 
     box, name = start_inbox(live_settings, pg_url, tmp_path_factory.mktemp("inbox"))
     yield box

@@ -12,7 +12,7 @@ import pytest
 
 from schemas.codec import encode
 from tests.integration.kafka import publish, run
-from tests.team.test_database import alert
+from tests.team_service.test_database import alert
 
 pytestmark = pytest.mark.integration
 ST = Path(sys.executable).with_name("schemathesis")

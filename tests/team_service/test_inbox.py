@@ -1,4 +1,4 @@
-"""The retention team's service on one shared run (:mod:`tests.team.scenario`): a real
+"""The retention team's service on one shared run (:mod:`tests.team_service.scenario`): a real
 worker, broker, Redis and PostgreSQL, the service as its own process, a real browser.
 
 In file order: the live dashboard; approvals; roles; webhooks after a 30-second outage;
@@ -17,8 +17,8 @@ from playwright.sync_api import expect, sync_playwright
 
 from schemas.events import ErasureRequest
 from tests.integration.kafka import collect, publish, wait_for
-from tests.team.browser import launch
-from tests.team.scenario import RAW_IDS, run
+from tests.team_service.browser import launch
+from tests.team_service.scenario import RAW_IDS, run
 
 pytestmark = pytest.mark.integration
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
@@ -53,9 +53,13 @@ def test_alerts_appear_live_on_the_dashboard_and_acknowledge_is_recorded_with_it
             assert got["status"] == "acknowledged"
             assert [(a["actor"], a["role"], a["action"]) for a in got["actions"]] == [("test-agent", "agent", "acknowledge")]
 
-            everything = inbox.alerts(4)
-            expect(page.locator(".alert")).to_have_count(len(everything), timeout=30_000)
-            expect(page.locator("#ov-alerts")).to_have_text(str(len(everything)), timeout=10_000)
+            inbox.alerts(4)
+
+            def settled() -> bool:  # every alert the API has is on the page, and the overview counts them
+                n = len(inbox.api.get("/api/alerts?limit=500").json()["items"])
+                return page.locator(".alert").count() == n and page.locator("#ov-alerts").inner_text() == str(n)
+
+            wait_for(settled, "the dashboard shows every alert of the inbox and counts them", deadline_s=60, every=0.5)
             SCREENSHOT.parent.mkdir(exist_ok=True)
             page.screenshot(path=str(SCREENSHOT))
         finally:
@@ -226,7 +230,7 @@ def test_erasure_removes_the_customer_from_the_inbox_and_keeps_the_audit_pseudon
     assert customer["customer_id"] == ref and customer["score_history"] == []
     assert inbox.api.get(f"/api/customers/{cid}").status_code == 404
     assert cid not in json.dumps(inbox.api.get("/api/alerts?limit=500").json())
-    assert [t["action"] for t in after["actions"]][-1:] == ["resolve"] or after["actions"], "audit trail kept"
+    assert "resolve" in [t["action"] for t in after["actions"]], "the audit trail lost the resolve"
     import psycopg
 
     with psycopg.connect(inbox.settings.database_url.get_secret_value()) as conn:

@@ -27,7 +27,7 @@ from config.settings import Settings, WebhookRoute
 from services.embedded import free_port
 from tests.integration.kafka import Feed, sentinels
 from tests.integration.test_offers import DAYS, START, history, profiles
-from tests.team.client import Api
+from tests.team_service.client import Api
 
 CUSTOMERS = 12
 RAW_IDS = [f"c{i:04d}" for i in range(CUSTOMERS)]
@@ -123,7 +123,7 @@ def start_inbox(live: Settings, pg_url: str, tmp: Path) -> tuple[Inbox, str]:
     api_proc = ApiProcess(s, "team-api").start()
     started = time.monotonic()
     url = api_proc.wait_url()
-    from tests.team.conftest import issue_tokens
+    from tests.team_service.conftest import issue_tokens
 
     api = Api(url, issue_tokens(s), api_proc)
     api.wait("/readyz", lambda j: j["ready"], "service ready", role=None, deadline_s=30)
