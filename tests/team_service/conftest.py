@@ -68,7 +68,7 @@ def start_api():
 
 
 @pytest.fixture
-def api(team_settings: Settings, start_api, redis_cleanup) -> Api:  # noqa: ANN001
+def api(team_settings: Settings, start_api) -> Api:  # noqa: ANN001
     return start_api(team_settings)
 
 

@@ -43,7 +43,7 @@ def alert(i: int) -> RiskAlert:
                      created_at=datetime.now(timezone.utc), driver="service")
 
 
-def test_the_inbox_survives_a_restart_and_a_repeated_alert_is_stored_once(team_settings, start_api, redis_cleanup):
+def test_the_inbox_survives_a_restart_and_a_repeated_alert_is_stored_once(team_settings, start_api):
     s = team_settings
     topic = s.topic("alerts")
     run(publish(s, raw=[(topic, f"cust-{i}".encode(), encode(alert(i))) for i in range(3)]))

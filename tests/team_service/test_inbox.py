@@ -60,6 +60,7 @@ def test_alerts_appear_live_on_the_dashboard_and_acknowledge_is_recorded_with_it
                 return page.locator(".alert").count() == n and page.locator("#ov-alerts").inner_text() == str(n)
 
             wait_for(settled, "the dashboard shows every alert of the inbox and counts them", deadline_s=60, every=0.5)
+            page.evaluate("window.scrollTo(0, 0)")
             SCREENSHOT.parent.mkdir(exist_ok=True)
             page.screenshot(path=str(SCREENSHOT))
         finally:

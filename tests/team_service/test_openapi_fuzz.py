@@ -19,7 +19,7 @@ ST = Path(sys.executable).with_name("schemathesis")
 
 
 @pytest.mark.parametrize("role", ["agent", "admin"])
-def test_schemathesis_finds_no_server_error(role, team_settings, start_api, redis_cleanup):
+def test_schemathesis_finds_no_server_error(role, team_settings, start_api):
     s = team_settings
     run(publish(s, raw=[(s.topic("alerts"), f"cust-{i}".encode(), encode(alert(i))) for i in range(3)]))
     api = start_api(s)
