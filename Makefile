@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 DURATION ?=
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/churn-alert demo $(if $(DURATION),--duration $(DURATION),)
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(VENV)/bin/python -m pytest
+
+# The dashboard's browser test drives Debian's chromium (Playwright's own browser download
+# does not work everywhere); installed here when missing, and a clear failure when it cannot be.
+chromium:
+	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the dashboard test ..."; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || { echo "cannot install chromium (needs root and apt): run 'apt-get install -y chromium'" >&2; exit 1; }; }
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/quality.py

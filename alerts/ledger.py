@@ -208,6 +208,10 @@ class OfferLedger:
         raw = await self._approve(keys=[f"{self._p}:approvals"], args=[offer_id])
         return None if raw is None else replace(OfferPlan.from_json(json.loads(raw)), status="send")
 
+    async def reject(self, offer_id: str) -> bool:
+        """Take an offer off the approval list for good (an agent said no); False if unknown."""
+        return await self._approve(keys=[f"{self._p}:approvals"], args=[offer_id]) is not None
+
     async def forget_customer(self, customer_id: str) -> int:
         """Delete every per-customer key and the customer's pending approvals; how many went."""
         return int(await self._forget(keys=[*self.customer_keys(customer_id), f"{self._p}:approvals"]))

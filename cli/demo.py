@@ -14,14 +14,16 @@ from datetime import datetime, timedelta, timezone
 
 from aiokafka import AIOKafkaConsumer
 
-from cli.procs import WorkerProcess
+from cli.procs import ApiProcess, WorkerProcess
 from streams.publish import ensure_topics, producer, publish_models
-from services.resolve import services
+from services.embedded import port_answers
+from services.resolve import database, services
 from config.settings import Settings
 
 SIM_START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 BACKFILL_DAYS = 60  # history published at once, so churners are already drifting when the demo goes live
 TICK_S = 0.25
+DEMO_DATABASE = "churn_demo"
 
 
 def format_alert(a: dict) -> str:
@@ -49,18 +51,43 @@ def demo_redis_prefix(settings: Settings) -> str:
 def run_demo(settings: Settings, *, duration: float | None, customers: int, days_per_second: float, seed: int) -> int:
     settings = settings.with_updates(**{"clock": "event", "redis_prefix": demo_redis_prefix(settings),
                                            "min_labels": min(settings.min_labels, 100), "publish_every": 50})
-    with services(settings) as s:
+    with services(settings) as s, database(s) as s:
         asyncio.run(_prepare(s))
-        print(f"broker {s.bootstrap_servers}, redis {s.redis_url}; starting a worker ...", flush=True)
-        with WorkerProcess(s, "demo-worker") as worker:
+        s = _demo_database(s)
+        print(f"broker {s.bootstrap_servers}, redis {s.redis_url}; starting a worker and the team service ...", flush=True)
+        with WorkerProcess(s, "demo-worker") as worker, ApiProcess(s, "demo-api") as api:
             try:
+                _show_service(s, api)
                 stats = asyncio.run(_live(s, worker, duration=duration, customers=customers,
                                           days_per_second=days_per_second, seed=seed))
             finally:
                 code = worker.stop()
+                api.stop()
         _summary(stats, code)
         asyncio.run(_report(s))
     return 0
+
+
+def _demo_database(s: Settings) -> Settings:
+    """A fresh database of its own for each demo, on the resolved server, and a free port if 8080 is taken."""
+    import psycopg
+    from pydantic import SecretStr
+
+    url = s.database_url.get_secret_value()  # type: ignore[union-attr]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DEMO_DATABASE}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DEMO_DATABASE}"')
+    port = s.api_port if not port_answers(s.api_host, s.api_port) else 0
+    return s.with_updates(database_url=SecretStr(f"{url.rpartition('/')[0]}/{DEMO_DATABASE}"), api_port=port)
+
+
+def _show_service(s: Settings, api: ApiProcess) -> None:
+    from team.serve import tokens_for_roles
+
+    tokens = tokens_for_roles(s)
+    print(f"dashboard {api.wait_url()}/  (sign in with a token)", flush=True)
+    for role, token in tokens.items():
+        print(f"token {role}: {token}", flush=True)
 
 
 async def _prepare(s: Settings) -> None:

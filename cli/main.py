@@ -26,6 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--embed-broker", action="store_true",
                    help="no broker configured: start an in-memory one on this machine (trials only; it keeps nothing)")
 
+    sub.add_parser("api", help="the retention team's service: alert inbox API, live dashboard, approvals, notifications")
+    tk = sub.add_parser("token", help="issue an API token of the team service (printed once)")
+    tk.add_argument("name", help="the person or system the token is for; recorded on every action")
+    tk.add_argument("--role", required=True, choices=["agent", "analyst", "admin"])
+
     s = sub.add_parser("simulate", help="produce synthetic customers' events (with known fates)")
     s.add_argument("--customers", type=int, default=1000)
     s.add_argument("--days", type=float, default=180.0, help="simulated days; churners churn within them")
@@ -83,6 +88,19 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
         from cli.worker import run_worker
 
         return run_worker(settings, embed_broker=args.embed_broker)
+    if args.command == "api":
+        from team.serve import run_api
+
+        return run_api(settings)
+    if args.command == "token":
+        from services import database
+        from team.db import migrate
+        from team.serve import create_token
+
+        with database(settings) as s:
+            migrate(s.database_url.get_secret_value())
+            print(asyncio.run(create_token(s, args.name, args.role)))
+        return 0
     if args.command == "simulate":
         from cli.commands import simulate
 

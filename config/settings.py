@@ -7,13 +7,30 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.catalogue import BY_SETTING
 from schemas.errors import ConfigError
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+class WebhookRoute(BaseModel):
+    """One notification endpoint and the alerts it wants (unset filters match every alert).
+
+    >>> WebhookRoute(url="http://127.0.0.1:9/hook", segment="high").format
+    'json'
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = Field(default="", max_length=100, description="Label in logs and metrics; defaults to the URL's host.")
+    url: str = Field(pattern=r"^https?://", description="Where alerts are POSTed.")
+    owner: str | None = Field(default=None, description="Only alerts owned by (assigned to) this person.")
+    segment: Literal["high", "mid", "low"] | None = Field(default=None, description="Only alerts of this value segment.")
+    min_tier: Literal["watch", "high", "critical"] = Field(default="watch", description="Only alerts of this tier or above.")
+    format: Literal["json", "slack"] = Field(default="json", description="json: the alert; slack: an incoming-webhook message.")
 
 
 class Settings(BaseSettings):
@@ -93,6 +110,21 @@ class Settings(BaseSettings):
 
     # --- ops
     metrics_port: int | None = Field(default=None, description="Port of the Prometheus /metrics endpoint; unset: none.")
+
+    # --- retention-team service (churn-alert api)
+    database_url: SecretStr | None = Field(default=None, description="PostgreSQL URL of the team's data; unset: the "
+                                           "default local server, else an embedded one.")
+    api_host: str = Field(default="127.0.0.1", description="Address the team service listens on.")
+    api_port: int = Field(default=8080, ge=0, le=65535, description="Port of the team service (0: any free port).")
+    api_group: str = Field(default="churn-alert-api", description="Consumer group of the team service.")
+    api_public_url: str | None = Field(default=None, description="Dashboard address used in notifications; unset: http://api_host:api_port.")
+    pseudonym_key: SecretStr | None = Field(default=None, description="Key of the analysts' stable customer pseudonyms; "
+                                            "unset: one generated once and kept in the database.")
+    webhooks: tuple[WebhookRoute, ...] = Field(default=(), description="Notification endpoints, as JSON "
+                                               '(CHURN_WEBHOOKS=\'[{"url": "https://hooks.slack.com/...", "format": "slack"}]\').')
+    webhook_timeout_s: float = Field(default=5.0, gt=0, description="One delivery attempt's time limit.")
+    webhook_backoff_s: float = Field(default=1.0, gt=0, description="First retry delay; doubles per failed attempt.")
+    webhook_backoff_max_s: float = Field(default=60.0, gt=0, description="Longest retry delay.")
 
     # --- Faust tuning: join the group in seconds, not the default ~30 s
     rebalance_timeout_s: float = 6.0

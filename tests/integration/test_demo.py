@@ -31,6 +31,10 @@ def test_demo_alerts_live_and_report_shows_treated_vs_control(run_settings):
     out = demo.stdout
     assert demo.returncode == 0, f"demo exited {demo.returncode}:\n{out[-3000:]}\n{demo.stderr[-3000:]}"
 
+    assert re.search(r"^dashboard http://127\.0\.0\.1:\d+/", out, flags=re.M), out[:2000]
+    tokens = dict(re.findall(r"^token (agent|analyst|admin): (ca_\S+)$", out, flags=re.M))
+    assert set(tokens) == {"agent", "analyst", "admin"} and len(set(tokens.values())) == 3, out[:2000]
+
     alerts = re.findall(r"^ALERT (\w+)\s+(\S+)\s+score (\d\.\d\d)", out, flags=re.M)
     assert len(alerts) >= 5, out[-3000:]
     assert {tier for tier, _, _ in alerts} <= {"WATCH", "HIGH", "CRITICAL"}

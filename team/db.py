@@ -1,0 +1,53 @@
+"""The team database: URLs, engines, migrations.
+
+One driver (psycopg 3) serves the service (async) and the migrations (sync).
+
+>>> sync_url("postgresql://postgres@127.0.0.1:5432/postgres")
+'postgresql+psycopg://postgres@127.0.0.1:5432/postgres'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def sync_url(url: str) -> str:
+    """The SQLAlchemy URL of a ``postgresql://`` URL, through psycopg 3 (sync and async alike)."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", sync_url(url).replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Bring the database to ``revision`` (the service does this at start)."""
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config(url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    finally:
+        engine.dispose()
+
+
+def async_engine(url: str) -> AsyncEngine:
+    return create_async_engine(sync_url(url), pool_size=5, max_overflow=5, pool_pre_ping=True)
+
+
+def sessions(engine: AsyncEngine) -> async_sessionmaker:
+    return async_sessionmaker(engine, expire_on_commit=False)

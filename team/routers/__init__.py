@@ -1,0 +1,1 @@
+"""One router per resource; each applies its roles as one dependency."""
