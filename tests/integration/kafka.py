@@ -103,11 +103,15 @@ class Feed:
     def __init__(self, settings) -> None:  # noqa: ANN001
         self.s, self.sent = settings, Counter()
 
-    def __call__(self, events: list) -> None:
-        run(publish(self.s, events))
+    def __call__(self, events: list, raw: list[tuple[str, bytes, bytes]] = ()) -> None:
+        """Publish events and raw (topic name, key, value) messages; count both, since every
+        message takes an offset that the group's commits pass."""
+        run(publish(self.s, events, raw=raw))
         for e in events:
             self.sent[TopicPartition(self.s.topic(TOPIC_OF_TYPE[e.event_type]),
                                      partition_of(e.customer_id.encode(), self.s.partitions))] += 1
+        for topic, key, _ in raw:
+            self.sent[TopicPartition(topic, partition_of(key, self.s.partitions))] += 1
 
     async def _lags(self) -> dict[TopicPartition, int]:
         cons = AIOKafkaConsumer(bootstrap_servers=self.s.bootstrap_servers, group_id=self.s.app_id,
