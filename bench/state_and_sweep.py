@@ -22,8 +22,8 @@ from engine.record import CustomerRecord
 from config.settings import Settings
 
 
-def _chunk_sizes(args: tuple[int, int, int]) -> list[int]:
-    """Encoded record sizes of ``n`` simulated customers after ``days`` days (one process)."""
+def _chunk_records(args: tuple[int, int, int]) -> list[bytes]:
+    """Encoded records of ``n`` simulated customers after ``days`` days (one process)."""
     from datetime import datetime, timezone
 
     from models.prior import RulePrior
@@ -41,7 +41,19 @@ def _chunk_sizes(args: tuple[int, int, int]) -> list[int]:
         step = proc.on_event(rec, ev, ev.occurred_at)
         if step.record is not None:
             records[ev.customer_id] = step.record
-    return [len(r.encode()) for r in records.values()]
+    return [r.encode() for r in records.values()]
+
+
+def _chunk_sizes(args: tuple[int, int, int]) -> list[int]:
+    return [len(raw) for raw in _chunk_records(args)]
+
+
+def record_pool(customers: int, days: int, workers: int) -> list[bytes]:
+    """Encoded records of ``customers`` simulated customers (chunks of 500 across ``workers`` processes)."""
+    chunk = 500
+    jobs = [(base + 1, min(chunk, customers - base), days) for base in range(0, customers, chunk)]
+    with ProcessPoolExecutor(workers) as pool:
+        return [raw for part in pool.map(_chunk_records, jobs) for raw in part]
 
 
 def state_sizes(customers: int, days: int, workers: int) -> list[int]:

@@ -1,0 +1,106 @@
+"""Runs against the real (embedded or configured) broker: the bare-loop ceiling and the
+end-to-end throughput of one or more ``churn-alert worker`` processes on the same events.
+
+Both read the same topics, partitions and messages, published once up front. A run's
+rate counts from the first message handled to the last (worker start-up and group join
+are left out: they are not throughput), by polling the workers' ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from cli.procs import WorkerProcess
+from config.settings import Settings
+from services.embedded import free_port
+from streams.publish import ensure_topics
+
+Message = tuple[str, bytes, bytes]  # (full topic name, key, value)
+
+
+async def publish(settings: Settings, messages: Sequence[Message]) -> float:
+    """Publish every message (batched, acks=all); returns the seconds it took."""
+    await ensure_topics(settings)
+    prod = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=20, acks="all",
+                            max_batch_size=1 << 20, enable_idempotence=False)
+    await prod.start()
+    t0 = time.perf_counter()
+    try:
+        for i, (topic, key, value) in enumerate(messages):
+            await prod.send(topic, value, key=key)
+            if i % 20_000 == 0:
+                await asyncio.sleep(0)
+        await prod.flush()
+    finally:
+        await prod.stop()
+    return time.perf_counter() - t0
+
+
+async def ceiling(settings: Settings, topics: Sequence[str], total: int) -> float:
+    """The bare loop: consume ``topics``, ``json.loads`` each value, produce one small message
+    per input; events/s from the first record to the last produced one flushed."""
+    out = settings.topic_prefix + "ceiling-out"
+    cons = AIOKafkaConsumer(*topics, bootstrap_servers=settings.bootstrap_servers, group_id=None,
+                            auto_offset_reset="earliest", enable_auto_commit=False)
+    prod = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=5, acks="all",
+                            max_batch_size=1 << 20, enable_idempotence=False)
+    await cons.start()
+    await prod.start()
+    n, t0 = 0, None
+    try:
+        while n < total:
+            batch = await cons.getmany(timeout_ms=1000, max_records=10_000)
+            if t0 is None and batch:
+                t0 = time.perf_counter()
+            for records in batch.values():
+                for r in records:
+                    doc = json.loads(r.value)
+                    await prod.send(out, b'{"ok":1,"c":"%s"}' % doc["customer_id"].encode(), key=r.key)
+                n += sum(len(rs) for rs in batch.values())
+        await prod.flush()
+        return total / (time.perf_counter() - t0)
+    finally:
+        await prod.stop()
+        await cons.stop()
+
+
+def handled(port: int) -> float:
+    """Messages a worker took off its input topics so far (``churn_messages_total``), 0 before it is up."""
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+    except OSError:
+        return 0.0
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("churn_messages_total{"))
+
+
+def run_workers(settings: Settings, n_workers: int, total: int, *, deadline_s: float = 300.0,
+                on_start=None) -> tuple[float, list[WorkerProcess]]:  # noqa: ANN001
+    """Start ``n_workers`` workers in one group on already-published topics; events/s from the
+    moment every worker has handled a message until ``total`` are handled. Returns (rate, workers),
+    the workers still running (the caller stops them)."""
+    ports = [free_port() for _ in range(n_workers)]
+    workers = [WorkerProcess(settings.with_updates(metrics_port=p), f"bench-w{i}").start() for i, p in enumerate(ports)]
+    if on_start is not None:
+        on_start(workers)
+    end = time.monotonic() + deadline_s
+    t0 = c0 = None
+    while True:
+        counts = [handled(p) for p in ports]
+        now = time.perf_counter()
+        if t0 is None and all(c > 0 for c in counts):
+            t0, c0 = now, sum(counts)
+        if t0 is not None and sum(counts) >= total:
+            break
+        for w in workers:
+            if not w.alive():
+                raise RuntimeError(f"worker died:\n{w.log_tail()}")
+        if time.monotonic() > end:
+            raise RuntimeError(f"{sum(counts)}/{total} handled within {deadline_s}s:\n{workers[0].log_tail()}")
+        time.sleep(0.05)  # polling with a deadline
+    return (total - c0) / (now - t0), workers

@@ -1,0 +1,155 @@
+"""Benchmark: throughput, latency, backtest, state and sweep, each next to a baseline
+measured in the same run. Prints one table (about 5 minutes on a 2-core machine).
+
+- ceiling: a bare aiokafka loop (consume the input topics, ``json.loads`` each value,
+  produce one small message per input) on the same broker, partitions and events;
+- end to end: ``churn-alert worker`` processes (event clock) on those events, one then
+  two in one group, as events/s and as a share of the ceiling measured just before;
+- latency: event-to-alert p50/p95/p99 at a steady offered load on the wall clock;
+- backtest: ``run_backtest`` over the same events from a JSONL file, against the bare
+  ``json.loads`` loop over that file;
+- state: resident and encoded bytes per customer with 100,000 and 1,000,000 customers
+  (records of simulated customers after a year);
+- sweep: find and re-score 10,000 due customers among 1,000,000, against a full scan.
+
+The broker and Redis are the configured ones, else embedded (as for every command).
+Usage: ``.venv/bin/python bench/throughput.py [--customers 1500 --days 120]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import broker, inprocess, latency, state_and_sweep, workload  # noqa: E402
+from config.settings import Settings  # noqa: E402
+from services import services  # noqa: E402
+
+
+def fresh(settings: Settings, **changes: object) -> Settings:
+    """A group and Redis namespace of its own (no claims or state from an earlier run)."""
+    tag = uuid.uuid4().hex[:8]
+    return settings.with_updates(app_id=f"bench-{tag}", redis_prefix=f"bench-{tag}", clock="event", **changes)
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, load {os.getloadavg()[0]:.1f}"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--customers", type=int, default=1500)
+    p.add_argument("--days", type=int, default=120)
+    p.add_argument("--rate", type=float, default=1000.0, help="offered load of the latency run, events/s")
+    p.add_argument("--latency-seconds", type=float, default=30.0)
+    p.add_argument("--pool", type=int, default=2000, help="simulated customers whose records fill the state tables")
+    p.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts of the end-to-end runs")
+    p.add_argument("--profile", type=Path, help="record a py-spy profile of each worker of the end-to-end runs here")
+    p.add_argument("--skip", nargs="*", default=[], choices=["broker", "latency", "backtest", "state", "sweep"])
+    a = p.parse_args()
+    rows: list[tuple[str, str, str, str]] = []  # what, figure, baseline in the same run, target
+    print(f"machine: {machine()}", flush=True)
+    events = workload.simulated(a.customers, a.days)
+    as_of = workload.START.timestamp() + a.days * 86_400
+    print(f"{len(events)} events of {a.customers} customers × {a.days} days", flush=True)
+    if not {"broker", "latency"} <= set(a.skip):
+        with services(Settings()) as live:
+            s = live.with_updates(topic_prefix=f"b{uuid.uuid4().hex[:6]}-", partitions=4)
+            if "broker" not in a.skip:
+                rows += broker_rows(s, events, a.workers, a.profile)
+            if "latency" not in a.skip:
+                rows += latency_rows(s, a.rate, a.latency_seconds)
+    if "backtest" not in a.skip:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "events.jsonl"
+            path.write_text("".join(e.model_dump_json() + "\n" for e in events))
+            from datetime import datetime, timezone
+            ours, base = inprocess.backtest(path, datetime.fromtimestamp(as_of, timezone.utc).isoformat())
+        rows.append(("backtest, events/s", f"{ours['rate']:,.0f}", f"{base['rate']:,.0f} (json.loads per line)", "≥ 25,000"))
+        rows.append(("backtest, peak memory", f"{ours['peak_mib']:,.0f} MiB", f"{base['peak_mib']:,.0f} MiB (same loop)", ""))
+        print(f"backtest: {ours}, baseline {base}", flush=True)
+    if not {"state", "sweep"} <= set(a.skip):
+        t0 = time.perf_counter()
+        pool = state_and_sweep.record_pool(a.pool, 365, os.cpu_count() or 1)
+        print(f"record pool: {len(pool)} customers × 365 days simulated in {time.perf_counter() - t0:.0f} s", flush=True)
+        if "state" not in a.skip:
+            for n in (100_000, 1_000_000):
+                got = inprocess.table_bytes(pool, n)
+                rows.append((f"state per customer, {n:,} customers", f"{got['resident']:,.0f} B resident",
+                             f"{got['encoded']:,.0f} B encoded record", "≤ 2 KiB"))
+                print(f"state {n}: {got}", flush=True)
+        if "sweep" not in a.skip:
+            ours_s, base_s = inprocess.sweep(pool, 1_000_000, 10_000)
+            rows.append(("sweep: find + re-score 10,000 due of 1,000,000", f"{ours_s * 1000:,.0f} ms",
+                         f"{base_s * 1000:,.0f} ms (full scan)", "≤ 1 s"))
+    print_table(rows)
+
+
+def py_spy(out: Path, n: int):  # noqa: ANN201
+    """A hook for :func:`broker.run_workers` that records each worker with py-spy (raw collapsed stacks)."""
+    import subprocess
+
+    out.mkdir(parents=True, exist_ok=True)
+
+    def start(workers: list) -> None:
+        for i, w in enumerate(workers):
+            subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--nonblocking", "-r", "200", "-f",
+                              "raw", "-o", str(out / f"workers{n}-w{i}.txt"), "-p", str(w.proc.pid)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return start
+
+
+def broker_rows(s: Settings, events: list, counts: list[int], profile: Path | None = None) -> list[tuple[str, str, str, str]]:
+    msgs = workload.as_messages(s, events)
+    took = asyncio.run(broker.publish(s, msgs))
+    topics = sorted({t for t, _, _ in msgs})
+    print(f"published {len(msgs)} messages to {len(topics)} topics in {took:.1f} s", flush=True)
+    rows = []
+    one_rate = None
+    for n in counts:
+        ceil = asyncio.run(broker.ceiling(s, topics, len(msgs)))
+        rate, workers = broker.run_workers(fresh(s), n, len(msgs), on_start=py_spy(profile, n) if profile else None)
+        for w in workers:
+            w.stop()
+        print(f"{n} worker(s): {rate:,.0f} events/s; ceiling {ceil:,.0f}", flush=True)
+        target = "≥ 10,000 and ≥ 20 %" if n == 1 else "≥ 1.5× one worker"
+        extra = "" if one_rate is None else f", {rate / one_rate:.2f}× one worker"
+        rows.append((f"end to end, {n} worker{'s' if n > 1 else ''}, events/s", f"{rate:,.0f} ({rate / ceil:.0%} of ceiling{extra})",
+                     f"{ceil:,.0f} (bare aiokafka loop)", target))
+        one_rate = one_rate or rate
+    return rows
+
+
+def latency_rows(s: Settings, rate: float, seconds: float) -> list[tuple[str, str, str, str]]:
+    got = asyncio.run(latency.latency(s, rate=rate, seconds=seconds))
+    print(f"latency: {got}", flush=True)
+
+    def ms(d: dict) -> str:
+        return " / ".join(f"{d[q] * 1000:,.0f}" for q in (0.5, 0.95, 0.99)) + " ms"
+
+    return [(f"latency occurred_at → alert read, p50/p95/p99 at {rate:,.0f} events/s ({got['alerts']} alerts)",
+             ms(got["event"]), "", "p99 ≤ 250 ms"),
+            (f"latency input append → alert append, p50/p95/p99 ({got['matched']} alerts)", ms(got["broker"]), "", "")]
+
+
+def print_table(rows: list[tuple[str, str, str, str]]) -> None:
+    head = ("what", "figure", "baseline, same run", "target")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
+    print()
+    for r in [head, tuple("-" * w for w in widths), *rows]:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |")
+
+
+if __name__ == "__main__":
+    main()
