@@ -126,6 +126,11 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = Field(default=1.0, gt=0, description="First retry delay; doubles per failed attempt.")
     webhook_backoff_max_s: float = Field(default=60.0, gt=0, description="Longest retry delay.")
 
+    # --- throughput (bench/throughput.py measures them)
+    batch_max: int = Field(default=1000, ge=1, description="The customer agent handles up to this many messages at a time "
+                           "(each customer's record written once per batch).")
+    batch_within_s: float = Field(default=0.02, gt=0, description="... or what arrived within this time, whichever is first.")
+
     # --- Faust tuning: join the group in seconds, not the default ~30 s
     rebalance_timeout_s: float = 6.0
     session_timeout_s: float = 6.0

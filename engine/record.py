@@ -28,6 +28,11 @@ class CustomerRecord:
     churn_noted_at: float | None = None  # when churn (closure or silence) was acted on, once per churn
     in_experiment: bool = False  # entered the offer experiment (once per customer; tracking ends when resolved)
 
+    def copy(self) -> "CustomerRecord":
+        """A shallow copy (the processor replaces sub-states, never edits them in place)."""
+        return CustomerRecord(self.state, self.alert, self.pending, self.last_snapshot_at, self.tracking,
+                              self.next_check, self.churn_noted_at, self.in_experiment)
+
     def encode(self) -> bytes:
         doc = [
             self.next_check,

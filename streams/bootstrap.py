@@ -84,7 +84,8 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
                 dead_letter_raw_bytes=settings.dead_letter_raw_bytes)
     handler = CustomerHandler(edge=edge, table=table, processor=processor,
                               effects=effects, sweep=Sweep(settings.partitions), metrics=metrics, send=send,
-                              accepts=tops.accepts, worker_name=socket.gethostname(), watch=watch)
+                              accepts=tops.accepts, worker_name=socket.gethostname(), watch=watch,
+                              write=faust_compat.table_writer(table))
     rt = Runtime(settings=settings, app=app, topics=tops, table=table, redis=redis, registry=registry, scorer=scorer,
                  handler=handler, effects=effects, metrics=metrics, model_metrics=model_metrics, prometheus=prometheus,
                  redis_dep=redis_dep)

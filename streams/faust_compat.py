@@ -4,6 +4,9 @@
   release these workarounds were not tested with (``TESTED``).
 - :func:`committed_offset`: the offsets Faust committed (sought to after recovery) have no
   public accessor.
+- :func:`table_writer`: a table write outside Faust's per-message iteration (the customer agent
+  writes each record once per batch) names the changelog partition through Faust's
+  current-event context variable.
 - Faust's recovery, with the consumer's flow stopped while the stream partitions are sought
   (:class:`ChurnTableManager`, always), and, on the embedded Tansu broker only, changelog
   highwaters raised to the last offset present (:class:`EmbeddedBrokerTableManager`).
@@ -26,11 +29,15 @@ offset per commit interval. Here the consumer's flow is stopped for the whole se
 from __future__ import annotations
 
 import importlib.metadata
+import weakref
 from collections import Counter
+from collections.abc import Callable, MutableMapping
+from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer
 from faust.tables import TableManager
+from faust.streams import _current_event
 from faust.tables.recovery import Recovery
 from faust.types import TP
 
@@ -60,6 +67,32 @@ def check_version(installed: str | None = None) -> str:
 def committed_offset(app: faust.App, topic: str, partition: int) -> int | None:
     """The offset the group committed (and Faust sought to after recovery), or ``None``."""
     return app.consumer._committed_offset.get(TP(topic, partition))  # noqa: SLF001
+
+
+class _AsOf:
+    """Stands in for the event Faust's tables ask for: they read only its ``message``."""
+
+    __slots__ = ("message", "__weakref__")
+
+    def __init__(self, message: Any) -> None:
+        self.message = message
+
+
+def table_writer(table: MutableMapping[bytes, bytes]) -> Callable[[Any, bytes, bytes | None], None]:
+    """``write(message, key, value)``: set (``None``: delete) ``table[key]`` as if while ``message`` was
+    being processed, so its changelog record goes to that message's partition, as Faust's own
+    in-iteration writes do (``Collection.partition_for_key`` reads ``faust.streams.current_event()``)."""
+    def write(message: Any, key: bytes, value: bytes | None) -> None:
+        holder = _AsOf(message)
+        token = _current_event.set(weakref.ref(holder))
+        try:
+            if value is None:
+                table.pop(key, None)
+            else:
+                table[key] = value
+        finally:
+            _current_event.reset(token)
+    return write
 
 
 class FlowSafeRecovery(Recovery):

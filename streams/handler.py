@@ -1,4 +1,5 @@
-"""The body of the customer agent: decode → step → store → schedule → effects.
+"""The body of the customer agent: decode → step → effects → schedule, per message; the
+records are stored once per batch.
 
 No exception escapes: a message that cannot be applied goes to the dead-letter
 topic with its reason, and the worker keeps consuming.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
@@ -18,8 +19,9 @@ from schemas import codec
 from schemas.deadletter import dead_letter
 from schemas.errors import DecodeError
 from schemas.events import INPUT_TYPES
+from streams.batch import Records, Write
 from streams.effects import Effects, Send
-from streams.metrics import RuntimeMetrics
+from streams.metrics import OUTCOMES, RuntimeMetrics
 from streams.offsets import OffsetWatch
 from engine.processor import Processor, Step, to_dt
 from engine.record import CustomerRecord
@@ -41,38 +43,67 @@ class Edge:
 
 
 class CustomerHandler:
+    """Handles the customer agent's messages a batch at a time (see :mod:`streams.batch`)."""
+
     def __init__(self, *, edge: Edge, table: MutableMapping[bytes, bytes], processor: Processor, effects: Effects,
                  sweep: Sweep, metrics: RuntimeMetrics, send: Send, accepts: dict[str, frozenset[str]],
-                 worker_name: str, watch: OffsetWatch | None = None) -> None:
+                 worker_name: str, watch: OffsetWatch | None = None, write: Write | None = None) -> None:
+        """``write(message, key, value)`` stores a record as of the message that last changed it (the
+        runtime's writes the table under that message, for Faust's changelog partition); ``None`` deletes."""
         self.edge, self.table, self.processor, self.effects, self.sweep = edge, table, processor, effects, sweep
         self.metrics, self.send, self.accepts, self.worker_name = metrics, send, accepts, worker_name
         self.watch = watch
+        self.write = write or _plain_write(table)
         self.ticks_topic, self.dead_letter_topic = edge.ticks_topic, edge.dead_letter_topic
         self.max_future = timedelta(seconds=edge.max_future_s)
         self.watermarks: dict[int, float] = {}
         self.heads: dict[int, dict[str, float]] = {}  # partition → activity topic → latest event time
         self.activity_topics = frozenset(t for t, types in accepts.items() if types & INPUT_TYPES)
+        self._outcomes = {o: metrics.messages.labels(outcome=o) for o in OUTCOMES}  # bound once, not per message
+        self._watermark_gauges: dict[int, Any] = {}
 
-    async def handle(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
+    async def handle_batch(self, messages: Sequence[Any]) -> None:
+        """Apply messages (each with ``topic``, ``partition``, ``offset``, ``key``, ``value``) in order;
+        then write each changed record once."""
+        if not messages:
+            return
+        t0 = time.perf_counter()
+        self._records = Records(self.table, self.write)
+        self._wall = datetime.now(timezone.utc)
+        counts: dict[str, int] = {}
+        for msg in messages:
+            outcome = await self._handle(msg)
+            counts[outcome] = counts.get(outcome, 0) + 1
+        try:
+            self._records.flush()
+        except Exception:  # noqa: BLE001 - nothing escapes the agent's loop
+            log.exception("cannot store the records of a batch ending at %s[%s]@%s", messages[-1].topic,
+                          messages[-1].partition, messages[-1].offset)
+        for outcome, n in counts.items():
+            self._outcomes[outcome].inc(n)
+        self.metrics.step_seconds.observe((time.perf_counter() - t0) / len(messages))
+
+    async def _handle(self, msg: Any) -> str:
+        topic, partition, offset, key, value = msg.topic, msg.partition, msg.offset, msg.key, msg.value
         if self.watch is not None and (skipped := self.watch.observe(topic, partition, offset)):
             self.metrics.offset_gaps.inc(skipped)
-        t0 = time.perf_counter()
+        before = self._records.snapshot(key) if key is not None else None
         try:
             source = message_source(topic, partition, offset)
             if topic == self.ticks_topic:
-                await self._tick(partition, key, value, source)
-            else:
-                await self._event(topic, partition, key, value, source)
+                return await self._tick(msg, key, value, source)
+            return await self._event(msg, key, value, source)
         except Exception as exc:  # noqa: BLE001 - nothing escapes the agent's loop
+            if key is not None:
+                self._records.restore(key, before)
             if not isinstance(exc, DecodeError):
                 log.exception("cannot process %s[%s]@%s", topic, partition, offset)
             await self._dead_letter(topic, partition, offset, key, value, exc)
-        finally:
-            self.metrics.step_seconds.observe(time.perf_counter() - t0)
+            return "dead_lettered"
 
-    async def _event(self, topic: str, partition: int, key: bytes | None, value: bytes | None, source: str) -> None:
-        wall = datetime.now(timezone.utc)
-        ev = codec.decode(value, allowed=self.accepts[topic], now=wall, max_bytes=self.edge.max_message_bytes,
+    async def _event(self, msg: Any, key: bytes | None, value: bytes | None, source: str) -> str:
+        topic, partition = msg.topic, msg.partition
+        ev = codec.decode(value, allowed=self.accepts[topic], now=self._wall, max_bytes=self.edge.max_message_bytes,
                           max_future=self.max_future)
         if key is None or key.decode("utf-8", "replace") != ev.customer_id:
             raise DecodeError("key_mismatch", f"message key {key!r} is not the event's customer_id {ev.customer_id!r}")
@@ -84,11 +115,9 @@ class CustomerHandler:
             # Until none is due: a checkpoint may schedule the customer's next one before ``wm``.
             while due := self.sweep.due(partition, wm):
                 for customer_id, at in due:
-                    await self._apply_tick(partition, customer_id.encode(), at, source)
-        record = CustomerRecord.decode(self.table.get(key))
-        step = self.processor.on_event(record, ev, ev.occurred_at)
-        outcome = await self._commit(partition, key, ev.customer_id, step, event=ev, source=source)
-        self.metrics.messages.labels(outcome=outcome).inc()
+                    await self._apply_tick(msg, customer_id.encode(), at, source)
+        step = self.processor.on_event(self._records.get(key), ev, ev.occurred_at)
+        return await self._commit(msg, key, ev.customer_id, step, event=ev, source=source)
 
     def _advance(self, topic: str, partition: int, t: float) -> float:
         """The partition's watermark: the minimum, over the input topics seen on this
@@ -103,40 +132,39 @@ class CustomerHandler:
         wm = min(heads.values())
         if wm > self.watermarks.get(partition, float("-inf")):
             self.watermarks[partition] = wm
-            self.metrics.watermark.labels(partition=str(partition)).set(wm)
+            gauge = self._watermark_gauges.get(partition)
+            if gauge is None:
+                gauge = self._watermark_gauges[partition] = self.metrics.watermark.labels(partition=str(partition))
+            gauge.set(wm)
         return self.watermarks[partition]
 
-    async def _tick(self, partition: int, key: bytes | None, value: bytes | None, source: str) -> None:
+    async def _tick(self, msg: Any, key: bytes | None, value: bytes | None, source: str) -> str:
         if key is None or value is None:
             raise DecodeError("invalid", "silence tick without key or value")
-        if not await self._apply_tick(partition, key, decode_tick(value), source):
-            self.metrics.messages.labels(outcome="stale_tick").inc()
-        else:
-            self.metrics.messages.labels(outcome="applied").inc()
+        return "applied" if await self._apply_tick(msg, key, decode_tick(value), source) else "stale_tick"
 
-    async def _apply_tick(self, partition: int, key: bytes, at: float, source: str) -> bool:
+    async def _apply_tick(self, msg: Any, key: bytes, at: float, source: str) -> bool:
         """Score a due silence checkpoint; False when it was stale (rescheduled since)."""
-        record = CustomerRecord.decode(self.table.get(key))
-        step = self.processor.on_tick(key.decode(), record, to_dt(at))
+        step = self.processor.on_tick(key.decode(), self._records.get(key), to_dt(at))
         if step.kind == "stale":
             return False
         self.metrics.sweep_due.inc()
-        await self._commit(partition, key, key.decode(), step, event=None, source=source)
+        await self._commit(msg, key, key.decode(), step, event=None, source=source)
         return True
 
-    async def _commit(self, partition: int, key: bytes, customer_id: str, step: Step, *, event: Any, source: str) -> str:
-        """Effects, then the table write; returns the outcome counted for a message."""
+    async def _commit(self, msg: Any, key: bytes, customer_id: str, step: Step, *, event: Any, source: str) -> str:
+        """Effects, then the record (written back at the end of the batch); returns the message's outcome."""
         if step.kind == "duplicate":
             return "duplicate"
         if step.record is None:  # erasure
-            self.table.pop(key, None)
-            self.sweep.remove(partition, customer_id)
+            self._records.delete(key, msg)
+            self.sweep.remove(msg.partition, customer_id)
             await self.effects.erase(customer_id, event)
             return "erased"
-        await self.effects.after_step(customer_id, step, event, source)  # may add offer tracking to the record
+        await self.effects.after_step(customer_id, step, event, source)
         if step.kind != "outcome":
-            self.table[key] = step.record.encode()
-            self.sweep.schedule(partition, customer_id, step.record.next_check)
+            self._records.put(key, step.record, msg)
+            self.sweep.schedule(msg.partition, customer_id, step.record.next_check)
         return "applied"
 
     async def sweep_wall(self) -> None:
@@ -162,5 +190,13 @@ class CustomerHandler:
         record = dead_letter(value, topic=topic, partition=partition, offset=offset, key=key, error=exc,
                              max_raw=self.edge.dead_letter_raw_bytes, now=datetime.now(timezone.utc), worker=self.worker_name)
         await self.send(self.dead_letter_topic, key, record)
-        self.metrics.messages.labels(outcome="dead_lettered").inc()
         self.metrics.dead_letters.labels(reason=getattr(exc, "code", "processing_error")).inc()
+
+
+def _plain_write(table: MutableMapping[bytes, bytes]) -> Write:
+    def write(message: Any, key: bytes, value: bytes | None) -> None:
+        if value is None:
+            table.pop(key, None)
+        else:
+            table[key] = value
+    return write

@@ -1,4 +1,4 @@
-"""The customer agent: every customer-keyed input, in order, one state per customer."""
+"""The customer agent: every customer-keyed input, in order, one state per customer, in batches."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ if TYPE_CHECKING:
 def register(rt: "Runtime") -> None:
     @rt.app.agent(rt.topics.customer_inputs, name="customers")
     async def customers(stream: StreamT[bytes]) -> None:
-        async for event in stream.events():
-            msg = event.message
-            await rt.handler.handle(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
+        # In batches: a batch is acked (its offsets may be committed) only after the handler is done with it.
+        async for batch in stream.take_events(rt.settings.batch_max, within=rt.settings.batch_within_s):
+            await rt.handler.handle_batch([event.message for event in batch])
 
     @rt.app.timer(rt.settings.sweep_interval_s, name="silence-sweep")
     @guarded
