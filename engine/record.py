@@ -1,9 +1,19 @@
-"""The per-customer table value: every sub-state of one customer in one JSON document."""
+"""The per-customer table value: every sub-state of one customer in one document.
+
+Format 1 (written now): the byte ``0x01``, then a MessagePack array of the sub-states'
+logical layouts (each sub-state's ``to_json()``). MessagePack, not JSON: the record is
+read and written for every customer in every batch, and it packs several times faster
+and smaller. Format 0 (read only): the same array as JSON text, as records were written
+before; a table or changelog holding those still decodes.
+"""
 
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass, field
+
+import msgpack
 
 from alerts.experiment import OfferTracking
 from alerts.policy import AlertState
@@ -34,6 +44,7 @@ class CustomerRecord:
                               self.next_check, self.churn_noted_at, self.in_experiment)
 
     def encode(self) -> bytes:
+        """Format 1 bytes (see the module docstring)."""
         doc = [
             self.next_check,
             self.state.to_json() if self.state is not None else None,
@@ -44,13 +55,15 @@ class CustomerRecord:
             self.churn_noted_at,
             self.in_experiment,
         ]
-        return json.dumps(doc, separators=(",", ":")).encode()
+        return FORMAT_1 + _pack(doc)
 
     @classmethod
     def decode(cls, raw: bytes | None) -> "CustomerRecord":
+        """A record of any format (``None`` or empty: a new customer's)."""
         if not raw:
             return cls()
-        nc, s, a, p, lsa, t, cn, *newer = json.loads(raw)  # records written before in_experiment have 7 parts
+        doc = _unpack(memoryview(raw)[1:]) if raw[0] == 1 else json.loads(raw)
+        nc, s, a, p, lsa, t, cn, *newer = doc  # records written before in_experiment have 7 parts
         return cls(
             state=CustomerState.from_json(s) if s is not None else None,
             alert=AlertState.from_json(a),
@@ -68,6 +81,24 @@ class CustomerRecord:
 
         >>> CustomerRecord.peek_next_check(CustomerRecord(next_check=12.5).encode())
         12.5
+        >>> CustomerRecord.peek_next_check(b'[12.5,null]'), CustomerRecord.peek_next_check(b'[null,null]')  # format 0
+        (12.5, None)
         """
+        if raw[0] == 1:
+            kind = raw[2]  # after the version byte and the array header (a fixarray: one byte)
+            if kind == 0xCB:
+                return _DOUBLE.unpack_from(raw, 3)[0]
+            if kind == 0xC0:
+                return None
+            return _unpack(memoryview(raw)[1:])[0]
         head = raw[1:raw.index(b",")]
         return None if head == b"null" else float(head)
+
+
+FORMAT_1 = b"\x01"
+_DOUBLE = struct.Struct(">d")
+_pack = msgpack.Packer(use_bin_type=True, use_single_float=False).pack
+
+
+def _unpack(raw: memoryview) -> list:
+    return msgpack.unpackb(raw, raw=False, strict_map_key=False)
