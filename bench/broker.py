@@ -70,6 +70,24 @@ async def ceiling(settings: Settings, topics: Sequence[str], total: int) -> floa
         await cons.stop()
 
 
+def faust_floor(settings: Settings, total: int, *, deadline_s: float = 300.0) -> float:
+    """events/s of a Faust worker that only counts its messages (``bench/faust_floor.py``), own group."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from cli.procs import settings_env
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHURN_")} | settings_env(settings)
+    out = subprocess.run([sys.executable, str(Path(__file__).with_name("faust_floor.py")), str(total)], env=env,
+                         capture_output=True, text=True, timeout=deadline_s, check=False)
+    rate = [line.split()[1] for line in out.stdout.splitlines() if line.startswith("RATE ")]
+    if not rate:
+        raise RuntimeError(f"the Faust floor run printed no rate:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+    return float(rate[0])
+
+
 def handled(port: int) -> float:
     """Messages a worker took off its input topics so far (``churn_messages_total``), 0 before it is up."""
     try:

@@ -13,7 +13,7 @@ import asyncio
 import json
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -39,7 +39,7 @@ async def _send_paced(s: Settings, script: list, rate: float) -> None:
             ahead = t0 + i / rate - time.perf_counter()
             if ahead > 0:
                 await asyncio.sleep(ahead)
-            doc = {**fields, "occurred_at": datetime.now(timezone.utc).isoformat()}
+            doc = {**fields, "occurred_at": datetime.now(UTC).isoformat()}
             await prod.send(s.topic(TOPIC_OF_TYPE[doc["event_type"]]), json.dumps(doc).encode(), key=cid.encode())
         await prod.flush()
     finally:

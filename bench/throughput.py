@@ -30,6 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from datetime import UTC
+
 from bench import broker, inprocess, latency, state_and_sweep, workload  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from services import services  # noqa: E402
@@ -74,8 +76,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "events.jsonl"
             path.write_text("".join(e.model_dump_json() + "\n" for e in events))
-            from datetime import datetime, timezone
-            ours, base = inprocess.backtest(path, datetime.fromtimestamp(as_of, timezone.utc).isoformat())
+            from datetime import datetime
+            ours, base = inprocess.backtest(path, datetime.fromtimestamp(as_of, UTC).isoformat())
         rows.append(("backtest, events/s", f"{ours['rate']:,.0f}", f"{base['rate']:,.0f} (json.loads per line)", "≥ 25,000"))
         rows.append(("backtest, peak memory", f"{ours['peak_mib']:,.0f} MiB", f"{base['peak_mib']:,.0f} MiB (same loop)", ""))
         print(f"backtest: {ours}, baseline {base}", flush=True)
@@ -117,6 +119,11 @@ def broker_rows(s: Settings, events: list, counts: list[int], profile: Path | No
     print(f"published {len(msgs)} messages to {len(topics)} topics in {took:.1f} s", flush=True)
     rows = []
     one_rate = None
+    ceil = asyncio.run(broker.ceiling(s, topics, len(msgs)))
+    floor = broker.faust_floor(fresh(s), len(msgs))
+    print(f"Faust alone: {floor:,.0f} events/s; ceiling {ceil:,.0f}", flush=True)
+    rows.append(("a Faust worker that only counts, events/s", f"{floor:,.0f} ({floor / ceil:.0%} of ceiling)",
+                 f"{ceil:,.0f} (bare aiokafka loop)", ""))
     for n in counts:
         ceil = asyncio.run(broker.ceiling(s, topics, len(msgs)))
         rate, workers = broker.run_workers(fresh(s), n, len(msgs), on_start=py_spy(profile, n) if profile else None)

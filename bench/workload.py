@@ -4,13 +4,13 @@ paced on the wall clock (latency), both as the producer would send them."""
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from config.settings import Settings
 from schemas.catalogue import TOPIC_OF_TYPE
 from simulator import Simulator
 
-START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def simulated(customers: int, days: int, seed: int = 7) -> list:

@@ -36,6 +36,9 @@ def run_worker(settings: Settings, *, embed_broker: bool = False) -> int:
         asyncio.set_event_loop(asyncio.new_event_loop())
         runtime = bootstrap(resolved)
         worker = faust.Worker(runtime.app, loglevel=resolved.log_level, quiet=True, redirect_stdouts=False)
+        # No start-up spinner: to feed it, Faust sets the root logger to DEBUG, and then every
+        # debug call of Faust and aiokafka (several per message) builds a record that is dropped.
+        worker.spinner = None
         try:
             worker.execute_from_commandline()
         except SystemExit as exc:

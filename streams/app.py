@@ -35,6 +35,12 @@ def build_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=settings.heartbeat_interval_s,
         stream_wait_empty=False,  # a rebalance need not wait for in-flight events: un-acked ones are read again
         producer_acks=-1,
+        # Throughput (bench/throughput.py): deeper per-partition stream buffers keep the fetcher
+        # ahead of a batch being handled; a few ms of linger packs a batch's changelog records,
+        # labels, alerts and offers into a few produce requests instead of one each.
+        stream_buffer_maxsize=16_384,
+        producer_linger=0.005,
+        producer_max_batch_size=256 * 1024,
         table_standby_replicas=0,
         TableManager="streams.faust_compat:" + ("EmbeddedBrokerTableManager" if settings.embedded_broker
                                                 else "ChurnTableManager"),  # see streams/faust_compat.py

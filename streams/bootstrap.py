@@ -33,6 +33,7 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
     """Wire a worker. ``settings`` must have a resolved broker and Redis (see services.resolve)."""
     from streams.agents import customer, learner
 
+    faust_compat.deliver_without_tasks()
     app = app or build_app(settings)
     tops = topics_mod.declare(app, settings)
     table = app.Table("customers", partitions=settings.partitions, key_type=bytes, value_type=bytes)

@@ -4,6 +4,9 @@
   release these workarounds were not tested with (``TESTED``).
 - :func:`committed_offset`: the offsets Faust committed (sought to after recovery) have no
   public accessor.
+- :func:`deliver_without_tasks`: Faust's fetch loop hands each message to the streams through
+  ``Service.wait_first``, which creates four tasks per message; a message whose delivery
+  completes without waiting (the common case) is handed over directly.
 - :func:`table_writer`: a table write outside Faust's per-message iteration (the customer agent
   writes each record once per batch) names the changelog partition through Faust's
   current-event context variable.
@@ -28,6 +31,7 @@ offset per commit interval. Here the consumer's flow is stopped for the whole se
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import weakref
 from collections import Counter
@@ -36,10 +40,13 @@ from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer
-from faust.tables import TableManager
 from faust.streams import _current_event
+from faust.tables import TableManager
 from faust.tables.recovery import Recovery
+from faust.transport.consumer import Consumer
 from faust.types import TP
+from mode import Service
+from mode.services import WaitResults
 
 from schemas.errors import ConfigError
 
@@ -67,6 +74,57 @@ def check_version(installed: str | None = None) -> str:
 def committed_offset(app: faust.App, topic: str, partition: int) -> int | None:
     """The offset the group committed (and Faust sought to after recovery), or ``None``."""
     return app.consumer._committed_offset.get(TP(topic, partition))  # noqa: SLF001
+
+
+class _Resumed:
+    """Awaits a coroutine that was already started and suspended at ``first`` (what it yielded)."""
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Any, first: Any) -> None:
+        self.coro, self.first = coro, first
+
+    def __await__(self):  # noqa: ANN204 - a generator driving the coroutine on, as ``yield from`` would
+        coro, pending = self.coro, self.first
+        while True:
+            try:
+                sent = yield pending
+            except BaseException as exc:  # noqa: BLE001 - forwarded into the coroutine (cancellation too)
+                try:
+                    pending = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    pending = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
+async def _wait_first(self: Service, *coros: Any, timeout: Any = None) -> WaitResults:
+    """``Service.wait_first``, but a first coroutine that completes without suspending wins at once."""
+    first = coros[0] if coros else None
+    if not asyncio.iscoroutine(first) or self._stopped.is_set() or self._crashed.is_set():  # noqa: SLF001
+        return await Service.wait_first(self, *coros, timeout=timeout)
+    try:
+        pending = first.send(None)
+    except StopIteration as stop:
+        for other in coros[1:]:
+            if asyncio.iscoroutine(other):
+                other.close()  # never started
+        return WaitResults([first], [stop.value], False)
+    return await Service.wait_first(self, _Resumed(first, pending), *coros[1:], timeout=timeout)
+
+
+def deliver_without_tasks() -> None:
+    """Install :func:`_wait_first` on Faust's consumers (the fetch loop's per-message wait; idempotent).
+
+    The loop waits for the first of: the message's delivery to its streams, the flow being
+    suspended (a rebalance), the consumer stopping or crashing. Delivery usually completes
+    without waiting (the stream's queue has room); then there is nothing to wait for. When it
+    does wait, the rest of it runs in a task raced against the others, as before.
+    """
+    Consumer.wait_first = _wait_first
 
 
 class _AsOf:

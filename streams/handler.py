@@ -15,6 +15,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from alerts.ledger import message_source
+from engine.processor import Processor, Step, to_dt
+from engine.record import CustomerRecord
 from schemas import codec
 from schemas.deadletter import dead_letter
 from schemas.errors import DecodeError
@@ -23,8 +25,6 @@ from streams.batch import Records, Write
 from streams.effects import Effects, Send
 from streams.metrics import OUTCOMES, RuntimeMetrics
 from streams.offsets import OffsetWatch
-from engine.processor import Processor, Step, to_dt
-from engine.record import CustomerRecord
 from streams.sweep import Sweep, decode_tick, encode_tick
 
 log = logging.getLogger(__name__)
