@@ -12,7 +12,7 @@ import time
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from alerts.ledger import message_source
 from engine.processor import Processor, Step, to_dt
@@ -42,6 +42,16 @@ class Edge:
     dead_letter_raw_bytes: int
 
 
+class Message(NamedTuple):
+    """What the handler reads of a consumed message (Faust's messages have these attributes too)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
 class CustomerHandler:
     """Handles the customer agent's messages a batch at a time (see :mod:`streams.batch`)."""
 
@@ -61,6 +71,10 @@ class CustomerHandler:
         self.activity_topics = frozenset(t for t, types in accepts.items() if types & INPUT_TYPES)
         self._outcomes = {o: metrics.messages.labels(outcome=o) for o in OUTCOMES}  # bound once, not per message
         self._watermark_gauges: dict[int, Any] = {}
+
+    async def handle(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
+        """One message, as a batch of one."""
+        await self.handle_batch([Message(topic, partition, offset, key, value)])
 
     async def handle_batch(self, messages: Sequence[Any]) -> None:
         """Apply messages (each with ``topic``, ``partition``, ``offset``, ``key``, ``value``) in order;
