@@ -29,6 +29,7 @@ chromium:
 bench: $(STAMP)
 	$(VENV)/bin/python bench/quality.py
 	$(VENV)/bin/python bench/state_and_sweep.py
+	$(VENV)/bin/python bench/throughput.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
