@@ -66,7 +66,10 @@ async def lag(s: Settings) -> int:
     try:
         tps = [TopicPartition(s.topic(t.setting), p) for t in INPUTS for p in range(s.partitions)]
         ends = await cons.end_offsets(tps)
-        return sum(max(0, ends[tp] - ((await cons.committed(tp)) or 0)) for tp in tps)
+        behind = 0
+        for tp in tps:
+            behind += max(0, ends[tp] - ((await cons.committed(tp)) or 0))
+        return behind
     finally:
         await cons.stop()
 
