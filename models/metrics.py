@@ -99,4 +99,10 @@ class ModelMetrics:
             "churn_model_learn_duration_seconds", "Time to validate and learn one example.",
             buckets=(1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1), registry=reg)
         self.model_loads = Counter("churn_model_loads", "Model versions loaded by a scorer.", registry=reg)
-        self.using_prior = Gauge("churn_model_using_prior", "1 while the scorer still uses the rule-based prior.", registry=reg)
+        self.using_prior = Gauge("churn_model_using_prior", "1 while the scorer uses the rule-based prior (no model, or "
+                                 "none ready: hand-over state).", registry=reg)
+        self.loaded_version = Gauge("churn_model_loaded_version", "Sequence number of the newest model version the "
+                                    "scorer loaded (m-000042 → 42; 0: none). Alerts name it while using_prior is 0.", registry=reg)
+        self.score_seconds = Histogram(
+            "churn_model_score_duration_seconds", "Time to score one feature vector (prior or model).",
+            buckets=(1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 1e-2), registry=reg)

@@ -16,6 +16,7 @@ Redis GET while the newest version is unchanged. The backtest uses
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,16 @@ from schemas.events import Reason
 
 if TYPE_CHECKING:
     from models.registry import ModelRegistry
+
+
+def version_number(version: str) -> int:
+    """The sequence number of a registry version id; 0 for anything else (the prior).
+
+    >>> version_number("m-000042"), version_number("rules-1")
+    (42, 0)
+    """
+    head, _, n = version.partition("-")
+    return int(n) if head == "m" and n.isdigit() else 0
 
 
 class Scorer:
@@ -39,6 +50,7 @@ class Scorer:
         self.loaded: str | None = None
         self.ready: Callable[[], bool] = lambda: False
         self.model_thresholds: tuple[float, float, float] | None = None  # set from labels by the version's learner
+        self.checked = False  # the registry was read at least once (readiness)
         if metrics:
             metrics.using_prior.set(1)
 
@@ -74,7 +86,12 @@ class Scorer:
     def score(self, x: Mapping[str, float]) -> tuple[float, str]:
         """``(score, model_version)`` for one feature vector."""
         active = self._active()
-        return active.score(x), active.version
+        if self.metrics is None:
+            return active.score(x), active.version
+        t0 = time.perf_counter()
+        p = active.score(x)
+        self.metrics.score_seconds.observe(time.perf_counter() - t0)
+        return p, active.version
 
     def explain(self, x: Mapping[str, float], top: int = 3) -> list[Reason]:
         """Top reasons from whichever scorer produced :meth:`score`."""
@@ -83,6 +100,7 @@ class Scorer:
     async def refresh(self, registry: ModelRegistry) -> bool:
         """Load the newest version if it changed; ``True`` when a new model was loaded."""
         v = await registry.latest_version()
+        self.checked = True
         if v is None or v == self.loaded:
             return False
         model = ChurnModel.from_bytes(await registry.load(v))
@@ -93,5 +111,6 @@ class Scorer:
         self.use_thresholds(meta.get("tiers"))
         if self.metrics:
             self.metrics.model_loads.inc()
+            self.metrics.loaded_version.set(version_number(v))
             self.metrics.using_prior.set(0 if self._active() is model else 1)
         return True

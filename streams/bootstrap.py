@@ -20,6 +20,8 @@ from streams import faust_compat, topics as topics_mod
 from streams.app import build_app
 from streams.effects import Effects, OutputTopics
 from streams.handler import CustomerHandler, Edge
+from streams.endpoints import Endpoints
+from streams.health import Health, broker_answers, redis_answers
 from streams.metrics import RuntimeMetrics
 from streams.offsets import OffsetWatch
 from streams.runtime import Runtime
@@ -31,7 +33,7 @@ from streams.sweep import Sweep
 def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aioredis.Redis | None = None,
               prometheus: CollectorRegistry | None = None) -> Runtime:
     """Wire a worker. ``settings`` must have a resolved broker and Redis (see services.resolve)."""
-    from streams.agents import customer, learner
+    from streams.agents import customer, learner, ops
 
     faust_compat.deliver_without_tasks()
     app = app or build_app(settings)
@@ -46,6 +48,7 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
     registry = ModelRegistry(redis, settings.redis_prefix)
     scorer = Scorer(RulePrior(), min_labels=settings.min_labels, metrics=model_metrics)
     processor = processor_from(settings, scorer)  # loads the offer policy: a bad file stops the worker here
+    metrics.bind_offers(offer_types(processor.offers.policy))
     channels: dict[str, Any] = {}
 
     broker_dep = metrics.dependency("broker")
@@ -82,19 +85,28 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
     watch = OffsetWatch(committed=committed, generation=lambda: app.consumer_generation_id)
     edge = Edge(ticks_topic=settings.topic("ticks"), dead_letter_topic=settings.topic("dead_letter"), clock=settings.clock,
                 max_message_bytes=settings.max_message_bytes, max_future_s=settings.max_future_s,
-                dead_letter_raw_bytes=settings.dead_letter_raw_bytes)
+                dead_letter_raw_bytes=settings.dead_letter_raw_bytes, topic_prefix=settings.topic_prefix)
     handler = CustomerHandler(edge=edge, table=table, processor=processor,
                               effects=effects, sweep=Sweep(settings.partitions), metrics=metrics, send=send,
                               accepts=tops.accepts, worker_name=socket.gethostname(), watch=watch,
                               write=faust_compat.table_writer(table))
+    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    health = Health(checks={"broker": broker_answers(settings.bootstrap_servers or ""),
+                            "redis": redis_answers(settings.redis_url, password, metrics.redis_errors.labels(path="probe").inc)},
+                    model_checked=lambda: scorer.checked)
     rt = Runtime(settings=settings, app=app, topics=tops, table=table, redis=redis, registry=registry, scorer=scorer,
                  handler=handler, effects=effects, metrics=metrics, model_metrics=model_metrics, prometheus=prometheus,
-                 redis_dep=redis_dep)
+                 redis_dep=redis_dep, health=health)
     rt.show_tiers()
     customer.register(rt)
     learner.register(rt)
+    ops.register(rt)
     if settings.metrics_port is not None:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.metrics_port, registry=prometheus)
+        rt.endpoints = Endpoints(prometheus, health, settings.metrics_port).start()
     return rt
+
+
+def offer_types(policy: Any) -> set[tuple[str, str]]:
+    """Every (kind, offer type) the policy can make, to pre-initialise the offer counters."""
+    return {(kind, rule.offer_type) for kind, table in (("retention", policy.retention), ("win_back", policy.win_back))
+            for by_segment in table.values() for rule in by_segment.values()}

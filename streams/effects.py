@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -47,6 +48,7 @@ class Effects:
         self.send, self.metrics, self.unfinished = send, metrics, unfinished
         self.redis_dep = redis_dep if redis_dep is not None else Dependency("redis")
         self._scores: dict[str, dict[str, str]] = {}
+        self.received_at: float | None = None  # perf_counter when the handler took up the current message
 
     def score_key(self, customer_id: str) -> str:
         return f"{self.score_prefix}:cust:{customer_id}:score"
@@ -64,8 +66,10 @@ class Effects:
         if step.score is not None:
             self._scores[customer_id] = {"score": f"{step.score:.4f}", "tier": step.record.alert.tier,
                                          "model_version": step.version, "at": f"{step.at:.0f}"}
+            self.metrics.scores.labels(trigger=step.trigger).observe(step.score)
         for res in step.resolutions:
-            await self.redis_dep.call(self.store.record_resolution, res)
+            if await self.redis_dep.call(self.store.record_resolution, res):
+                self.metrics.offer_resolutions.labels(arm=res.arm, outcome=res.outcome).inc()
         if step.decision is not None:
             await self._alert(customer_id, step, source)
         if step.win_back is not None:
@@ -87,7 +91,10 @@ class Effects:
                           driver=d.driver, trigger=step.trigger, offer_note=note)
         await self.send(self.topics.alerts, customer_id.encode(), encode(alert), delivered=True)
         await self.redis_dep.call(self.ledger.alert_sent, d.alert_id)
-        self.metrics.alerts.labels(tier=d.tier, trigger=step.trigger).inc()
+        self.metrics.alerts.labels(tier=d.tier, trigger=step.trigger, driver=d.driver).inc()
+        self.metrics.event_to_alert.observe(max(0.0, alert.created_at.timestamp() - step.at))
+        if self.received_at is not None:
+            self.metrics.alert_processing.observe(time.perf_counter() - self.received_at)
 
     async def _win_back(self, step: Step, source: str) -> None:
         wb_id, plan = step.win_back
@@ -109,7 +116,8 @@ class Effects:
         offer = build_offer(plan, created_at=datetime.now(timezone.utc))
         await self.redis_dep.call(self.store.record_offer, plan)
         await self.send(self.topics.offers, plan.customer_id.encode(), encode(offer), delivered=True)
-        self.metrics.offers.labels(kind=plan.kind, status=plan.status).inc()
+        self.metrics.offers.labels(kind=plan.kind, offer_type=plan.offer_type, arm="control" if plan.control_group else "treated",
+                                   status=plan.status).inc()
         return f"offer {plan.offer_type} via {plan.channel}: {plan.status.replace('_', ' ')}"
 
     async def erase(self, customer_id: str, event: Any) -> None:

@@ -220,3 +220,21 @@ class EmbeddedBrokerTableManager(ChurnTableManager):
     """For the embedded Tansu broker: also :class:`EmbeddedBrokerRecovery`'s highwater probe."""
 
     recovery_class = EmbeddedBrokerRecovery
+
+
+async def consumer_lag(app, topics: frozenset[str]) -> dict[str, int]:  # noqa: ANN001
+    """Per topic of ``topics``, over the partitions assigned to this worker: log end offset
+    minus the committed offset (the earliest offset where nothing was committed yet)."""
+    tps = [tp for tp in app.consumer.assignment() if tp.topic in topics]
+    if not tps:
+        return {}
+    ends = await app.consumer.highwaters(*tps)
+    done = {tp: committed_offset(app, tp.topic, tp.partition) for tp in tps}
+    missing = [tp for tp, off in done.items() if off is None]
+    if missing:
+        done.update(await app.consumer.earliest_offsets(*missing))
+    lag: dict[str, int] = {}
+    for tp in tps:
+        end, at = ends.get(tp), done.get(tp)
+        lag[tp.topic] = lag.get(tp.topic, 0) + (max(0, end - at) if end is not None and at is not None else 0)
+    return lag

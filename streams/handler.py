@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, NamedTuple
 
+from redis.exceptions import RedisError
+
 from alerts.ledger import message_source
 from engine.processor import Processor, Step, to_dt
 from engine.record import CustomerRecord
@@ -23,7 +25,7 @@ from schemas.errors import DecodeError
 from schemas.events import INPUT_TYPES
 from streams.batch import Records, Write
 from streams.effects import Effects, Send
-from streams.metrics import OUTCOMES, RuntimeMetrics
+from streams.metrics import COMPLAINT_CATEGORIES, RuntimeMetrics
 from streams.offsets import OffsetWatch
 from streams.sweep import Sweep, decode_tick, encode_tick
 
@@ -40,6 +42,7 @@ class Edge:
     max_message_bytes: int
     max_future_s: float
     dead_letter_raw_bytes: int
+    topic_prefix: str = ""  # taken off topic names in metric labels
 
 
 class Message(NamedTuple):
@@ -69,7 +72,9 @@ class CustomerHandler:
         self.watermarks: dict[int, float] = {}
         self.heads: dict[int, dict[str, float]] = {}  # partition → activity topic → latest event time
         self.activity_topics = frozenset(t for t, types in accepts.items() if types & INPUT_TYPES)
-        self._outcomes = {o: metrics.messages.labels(outcome=o) for o in OUTCOMES}  # bound once, not per message
+        self._consumed = metrics.bind_topics([*accepts, self.ticks_topic], edge.topic_prefix)  # bound once, not per message
+        self._redis_errors = metrics.redis_errors.labels(path="event")
+        self._complaints = {c: metrics.complaints.labels(category=c) for c in COMPLAINT_CATEGORIES}
         self._watermark_gauges: dict[int, Any] = {}
 
     async def handle(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
@@ -84,9 +89,9 @@ class CustomerHandler:
         t0 = time.perf_counter()
         self._records = Records(self.table, self.write)
         self._wall = datetime.now(timezone.utc)
-        counts: dict[str, int] = {}
+        counts: dict[tuple[str, str], int] = {}
         for msg in messages:
-            outcome = await self._handle(msg)
+            outcome = (msg.topic, await self._handle(msg))
             counts[outcome] = counts.get(outcome, 0) + 1
         try:
             self._records.flush()
@@ -94,7 +99,7 @@ class CustomerHandler:
             log.exception("cannot store the records of a batch ending at %s[%s]@%s", messages[-1].topic,
                           messages[-1].partition, messages[-1].offset)
         for outcome, n in counts.items():
-            self._outcomes[outcome].inc(n)
+            self._consumed[outcome].inc(n)
         self.metrics.step_seconds.observe((time.perf_counter() - t0) / len(messages))
 
     async def _handle(self, msg: Any) -> str:
@@ -102,6 +107,7 @@ class CustomerHandler:
         if self.watch is not None and (skipped := self.watch.observe(topic, partition, offset)):
             self.metrics.offset_gaps.inc(skipped)
         before = self._records.snapshot(key) if key is not None else None
+        self.effects.received_at = time.perf_counter()
         try:
             source = message_source(topic, partition, offset)
             if topic == self.ticks_topic:
@@ -110,6 +116,8 @@ class CustomerHandler:
         except Exception as exc:  # noqa: BLE001 - nothing escapes the agent's loop
             if key is not None:
                 self._records.restore(key, before)
+            if isinstance(exc, RedisError):
+                self._redis_errors.inc()
             if not isinstance(exc, DecodeError):
                 log.exception("cannot process %s[%s]@%s", topic, partition, offset)
             await self._dead_letter(topic, partition, offset, key, value, exc)
@@ -128,10 +136,21 @@ class CustomerHandler:
             # writes the changelog to the current event's partition, so this is safe.
             # Until none is due: a checkpoint may schedule the customer's next one before ``wm``.
             while due := self.sweep.due(partition, wm):
+                self.metrics.sweep_customers_due.inc(len(due))
                 for customer_id, at in due:
                     await self._apply_tick(msg, customer_id.encode(), at, source)
-        step = self.processor.on_event(self._records.get(key), ev, ev.occurred_at)
-        return await self._commit(msg, key, ev.customer_id, step, event=ev, source=source)
+        record = self._records.get(key)
+        known = record.state is not None
+        step = self.processor.on_event(record, ev, ev.occurred_at)
+        outcome = await self._commit(msg, key, ev.customer_id, step, event=ev, source=source)
+        if outcome == "applied":
+            if not known and step.kind != "outcome":
+                self.metrics.customers.inc()
+            if getattr(ev, "is_complaint", False) and ev.action == "opened":
+                self._complaints[ev.category].inc()
+        elif outcome == "erased" and known:
+            self.metrics.customers.dec()
+        return outcome
 
     def _advance(self, topic: str, partition: int, t: float) -> float:
         """The partition's watermark: the minimum, over the input topics seen on this
@@ -189,15 +208,19 @@ class CustomerHandler:
         """
         with self.metrics.sweep_seconds.time():
             due = self.sweep.due_all(time.time())
+        self.metrics.sweep_customers_due.inc(len(due))
         for customer_id, at in due:
             await self.send(self.ticks_topic, customer_id.encode(), encode_tick(at))
         self.metrics.scheduled.set(len(self.sweep))
 
     async def rebuild_sweep(self) -> None:
         """After table recovery: schedule every recovered customer's next checkpoint."""
+        n = 0
         for key, raw in self.table.items():
             self.sweep.schedule_key(key, CustomerRecord.peek_next_check(raw))
+            n += 1
         self.metrics.scheduled.set(len(self.sweep))
+        self.metrics.customers.set(n)
 
     async def _dead_letter(self, topic: str, partition: int, offset: int, key: bytes | None,
                            value: bytes | None, exc: Exception) -> None:

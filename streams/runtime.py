@@ -11,6 +11,7 @@ from typing import Any
 import faust
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
+from redis.exceptions import RedisError
 
 from config.settings import Settings
 from engine.compose import tier_goal
@@ -19,6 +20,8 @@ from models.metrics import ModelMetrics
 from models.registry import ModelRegistry
 from models.scorer import Scorer
 from streams.effects import Effects
+from streams.endpoints import Endpoints
+from streams.health import Health
 from streams.handler import CustomerHandler
 from streams.metrics import RuntimeMetrics
 from streams.retry import Dependency
@@ -40,7 +43,14 @@ class Runtime:
     model_metrics: ModelMetrics
     prometheus: CollectorRegistry
     redis_dep: Dependency
+    health: Health | None = None
+    endpoints: Endpoints | None = None
     _learner: Learner | None = field(default=None, repr=False)
+
+    def count_error(self, exc: Exception, path: str = "timer") -> None:
+        """Count an error a timer or the learner caught (Redis errors by where they ran)."""
+        if isinstance(exc, RedisError):
+            self.metrics.redis_errors.labels(path=path).inc()
 
     def show_tiers(self) -> None:
         """Export the tier thresholds in use (the model's, set from labels, or the configured)."""

@@ -20,13 +20,13 @@ def register(rt: "Runtime") -> None:
             await rt.handler.handle_batch([event.message for event in batch])
 
     @rt.app.timer(rt.settings.sweep_interval_s, name="silence-sweep")
-    @guarded
+    @guarded(on_error=rt.count_error)
     async def sweep() -> None:
         if rt.settings.clock == "wall":
             await rt.handler.sweep_wall()
 
     @rt.app.timer(0.5, name="flush-scores")
-    @guarded
+    @guarded(on_error=rt.count_error)
     async def flush_scores() -> None:
         await rt.effects.flush_scores()
 

@@ -62,7 +62,7 @@ def register(rt: "Runtime") -> None:
                 unpublished.clear()
 
     @rt.app.timer(rt.settings.model_poll_s, name="model-refresh")
-    @guarded
+    @guarded(on_error=rt.count_error)
     async def refresh() -> None:
         if await rt.scorer.refresh(rt.registry):
             using = rt.scorer.loaded if rt.scorer.model is rt.scorer._active() else f"the rule prior ({rt.scorer.loaded} not ready)"

@@ -160,12 +160,14 @@ class Feed:
 
 
 def outcome_counts(port: int) -> dict[str, float]:
-    """``churn_messages_total`` by outcome on a worker's /metrics ({} when the endpoint is not up yet)."""
-    out = {}
+    """``churn_messages_total`` by outcome, summed over topics, on a worker's /metrics ({} when the
+    endpoint is not up yet)."""
+    out: dict[str, float] = {}
     for line in scrape(port).splitlines():
         if line.startswith("churn_messages_total{"):
-            label, value = line.split("} ")
-            out[label.split('"')[1]] = float(value)
+            labels, value = line.split("} ")
+            outcome = labels.split('outcome="', 1)[1].split('"', 1)[0]
+            out[outcome] = out.get(outcome, 0.0) + float(value)
     return out
 
 
