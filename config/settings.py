@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     redis_timeout_s: float = Field(default=5.0, gt=0, description="A Redis call not answered in this long counts as Redis "
                                    "being away: the work that needs it pauses and retries.")
     app_id: str = Field(default="churn-alert", description="Faust app id = consumer group.")
+    role: Literal["all", "stream", "learner"] = Field(
+        default="all", description="all: customer agents and the learner in one group (demo, one machine); stream: "
+                                   "customer agents only; learner: the learner only, in its own group <app_id>-learner.")
     log_level: Literal["debug", "info", "warn", "error"] = "warn"
 
     # --- topics (defaults from the catalogue in schemas/catalogue.py; topic_prefix namespaces them all, e.g. per test run)

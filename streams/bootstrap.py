@@ -36,9 +36,12 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
     from streams.agents import customer, learner, ops
 
     faust_compat.deliver_without_tasks()
+    if settings.role == "learner":  # its own group: it reads the labels topic only
+        settings = settings.model_copy(update={"app_id": f"{settings.app_id}-learner"})
     app = app or build_app(settings)
     tops = topics_mod.declare(app, settings)
-    table = app.Table("customers", partitions=settings.partitions, key_type=bytes, value_type=bytes)
+    table: Any = {} if settings.role == "learner" else app.Table(
+        "customers", partitions=settings.partitions, key_type=bytes, value_type=bytes)
     redis = redis or aioredis.Redis.from_url(
         settings.redis_url, password=settings.redis_password.get_secret_value() if settings.redis_password else None,
         socket_timeout=settings.redis_timeout_s, socket_connect_timeout=settings.redis_timeout_s)
@@ -98,8 +101,11 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
                  handler=handler, effects=effects, metrics=metrics, model_metrics=model_metrics, prometheus=prometheus,
                  redis_dep=redis_dep, health=health)
     rt.show_tiers()
-    customer.register(rt)
-    learner.register(rt)
+    if settings.role != "learner":
+        customer.register(rt)
+    if settings.role != "stream":
+        learner.register(rt)
+    learner.register_refresh(rt)
     ops.register(rt)
     if settings.metrics_port is not None:
         rt.endpoints = Endpoints(prometheus, health, settings.metrics_port).start()

@@ -33,6 +33,7 @@ def forget_unpublished(rt: "Runtime", unpublished: list, revoked: Iterable[TP]) 
 
 
 def register(rt: "Runtime") -> None:
+    """The learner agent (workers of role ``all`` or ``learner``)."""
     unpublished: list = []  # label events learned since the last publish, not yet acked
 
     @rt.app.on_partitions_revoked.connect
@@ -60,6 +61,10 @@ def register(rt: "Runtime") -> None:
                 for done in unpublished:
                     await manual.ack(done)
                 unpublished.clear()
+
+
+def register_refresh(rt: "Runtime") -> None:
+    """Scorers look for a newer model version every ``model_poll_s``."""
 
     @rt.app.timer(rt.settings.model_poll_s, name="model-refresh")
     @guarded(on_error=rt.count_error)
