@@ -36,8 +36,8 @@ async def main(n: int) -> None:
     with redis_server() as srv:
         r = aioredis.Redis.from_url(f"redis://{srv.address}/0")
         s = Settings(redis_prefix="churn")
-        fx = Effects(settings=s, redis=r, ledger=None, store=None, policy=None, scorer=None, send=None,
-                     metrics=RuntimeMetrics(CollectorRegistry()))
+        fx = Effects(topics=None, redis=r, score_prefix=s.redis_prefix, cooldown_days=s.cooldown_days, ledger=None,
+                     store=None, caps=None, send=None, metrics=RuntimeMetrics(CollectorRegistry()))
         base = await used(r)
         now = time.time()
         for start in range(0, n, 5000):

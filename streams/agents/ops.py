@@ -8,7 +8,7 @@ from streams.agents.guard import guarded
 from streams.faust_compat import consumer_lag
 
 if TYPE_CHECKING:
-    from streams.bootstrap import Runtime
+    from streams.runtime import Runtime
 
 HEARTBEAT_S = 1.0
 LAG_EVERY_S = 5.0
