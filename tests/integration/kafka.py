@@ -76,14 +76,12 @@ def metric(port: int, name: str) -> float:
 
 
 def sample(port: int, name: str, **labels: str) -> float:
-    """One sample of a worker's /metrics, by name and labels (0 when absent or not up yet)."""
+    """The samples of a worker's /metrics with this name and these labels, summed over the labels
+    not given (0 when absent or not up yet)."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    for family in text_string_to_metric_families(scrape(port, timeout=2)):
-        for s in family.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                return s.value
-    return 0.0
+    return sum(s.value for family in text_string_to_metric_families(scrape(port, timeout=2)) for s in family.samples
+               if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
 
 
 def wait_for(cond, what: str, workers=(), deadline_s: float = 60.0, every: float = 0.1) -> None:  # noqa: ANN001
