@@ -81,7 +81,9 @@ class World:
         await self.handler.handle(self.settings.topic(setting), partition, self.offset, key, value)
 
     def count(self, outcome: str) -> float:
-        return self.registry.get_sample_value("churn_messages_total", {"outcome": outcome})
+        """Messages with this outcome, over all topics."""
+        return sum(s.value for f in self.registry.collect() if f.name == "churn_messages" for s in f.samples
+                   if s.name == "churn_messages_total" and s.labels["outcome"] == outcome)
 
     def on(self, setting: str) -> list[tuple[bytes | None, bytes]]:
         return [(k, v) for t, k, v in self.sent if t == self.settings.topic(setting)]
