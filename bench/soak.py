@@ -1,7 +1,7 @@
 """Soak: steady load on one worker for a while; resident memory, consumer lag and state size
 over time must stay flat (within 10 % after warm-up).
 
-    .venv/bin/python bench/soak.py                 # 10 minutes, 400 events/s, 5,000 customers
+    .venv/bin/python bench/soak.py                 # 10 minutes, 200 events/s, 5,000 customers
     .venv/bin/python bench/soak.py --minutes 2     # a short look
 
 A fixed population of customers sends orders, sessions and tickets at a steady rate on
@@ -127,7 +127,7 @@ def spread(xs: list[float]) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=10.0)
-    ap.add_argument("--rate", type=float, default=400.0, help="events per second offered")
+    ap.add_argument("--rate", type=float, default=200.0, help="events per second offered")
     ap.add_argument("--customers", type=int, default=5000)
     ap.add_argument("--warmup-minutes", type=float, default=None, help="default: a fifth of the run")
     args = ap.parse_args(argv)

@@ -96,7 +96,8 @@ def check_one_alert_per_episode_and_tier(alerts: list[dict], cooldown_days: floa
 # ---------------------------------------------------------------- 1. replays, duplicates, SIGKILL
 def test_duplicates_replay_and_sigkill_restart_make_no_second_alert_or_offer(run_settings):
     port = free_port()
-    s = run_settings.with_updates(**{"min_labels": 10**9, "metrics_port": port})
+    # small batches: the kill must land in the middle of the second half, not after a batch took all of it
+    s = run_settings.with_updates(**{"min_labels": 10**9, "metrics_port": port, "batch_max": 50})
     n = 150
     events = profiles(n) + history(n)
     split = START + timedelta(days=40)
