@@ -142,6 +142,7 @@ class Processor:
             return Step("duplicate", record)
         seen_before = record.state.last_activity_at if record.state is not None else None
         record.state = apply_event(record.state, event)
+        self.scorer.note_usage(event)  # towards the learnt vocabulary of app features
         if isinstance(event, ProfileUpdate):
             if event.snooze_until is not None:
                 record.alert = snooze(record.alert, event.snooze_until)
@@ -204,7 +205,7 @@ class Processor:
 
     def _score(self, customer_id: str, record: CustomerRecord, step: Step, now: datetime, *, trigger: str) -> None:
         t = now.timestamp()
-        x = compute_features(record.state, now)
+        x = compute_features(record.state, now, self.scorer.vocabulary)
         score, version = self.scorer.score(x)
         step.features, step.score, step.version, step.trigger, step.at = x, score, version, trigger, t
         if record.churn_noted_at is None:  # a customer already lost gets a win-back, not a retention alert

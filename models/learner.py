@@ -43,11 +43,14 @@ from models.metrics import ModelMetrics
 from models.model import DEFAULT_KIND, ChurnModel
 from models.prior import RulePrior
 from models.thresholds import thresholds_from_labels
+from models.vocabulary import Vocabulary, changed_slots
 from schemas.errors import ConfigError
 
 if TYPE_CHECKING:
     from models.registry import ModelRegistry
 
+
+SLOT_FEATURES = ("7d", "28d", "usual_28d", "share_28d")  # the use_<i>_* features of a vocabulary slot
 MIN_PER_CLASS = 20
 READY_EVERY = 100
 READY_MARGIN = 0.02  # a ready model is handed back to the prior only when it ranks this much worse
@@ -71,6 +74,8 @@ class Learner:
         self.taken: deque[float] = deque(maxlen=window)  # when each example's snapshot was taken
         self.tier_goal = tier_goal
         self.ready = False  # for in-process use (the backtest); scorers in workers read the meta
+        self.ready_at: int | None = None  # labels seen when the model last took over
+        self.vocabulary = Vocabulary()  # the one the examples' use_<i>_* slots were computed with
         self.drifts, self._adwin, self._since_publish = drifts, drift.ADWIN(), 0
 
     @classmethod
@@ -85,7 +90,18 @@ class Learner:
         kwargs.setdefault("drifts", int(meta.get("drifts", 0)))
         learner = cls(model, registry=registry, **kwargs)
         learner.ready = bool(meta.get("ready", False))  # a model in use stays in use across a restart
+        learner.ready_at = meta.get("ready_at_labels")
+        learner.vocabulary = Vocabulary.from_json(meta.get("vocabulary"))
         return learner
+
+    def use_vocabulary(self, vocab: Vocabulary) -> list[int]:
+        """Adopt ``vocab``; the model forgets the weights of every slot whose key changed
+        (they were learnt for another feature). Returns those slots (0-based)."""
+        slots = changed_slots(self.vocabulary, vocab)
+        if slots:
+            self.model.forget([f"use_{i + 1}_{w}" for i in slots for w in SLOT_FEATURES])
+        self.vocabulary = vocab
+        return slots
 
     def weight(self, y: bool) -> float:
         """Weight of a ``y`` example: majority/minority ratio for the minority class."""
@@ -111,7 +127,9 @@ class Learner:
         self.model.learn(ex.x, ex.y, self.weight(ex.y))
         self._since_publish += 1
         if self.model.n_seen % READY_EVERY == 0:  # AUCs over the window are not free: amortised
-            self.ready = self._check_ready()
+            was, self.ready = self.ready, self._check_ready()
+            if self.ready and not was:
+                self.ready_at = self.model.n_seen
         if self.metrics:
             self.metrics.examples.labels(label="positive" if ex.y else "negative").inc()
             self.metrics.learn_seconds.observe(time.perf_counter() - t0)
@@ -131,7 +149,9 @@ class Learner:
         """Publish the current model with its health as meta; the model takes the new version."""
         if self.registry is None:
             raise ValueError("this learner has no registry to publish to")
+        self.use_vocabulary(Vocabulary.from_json(await self.registry.vocabulary()))
         meta = self.health()
+        meta["vocabulary"] = self.vocabulary.to_json()
         self.model.version = await self.registry.publish(self.model.to_bytes(), meta)
         self._since_publish = 0
         if self.metrics:
@@ -174,6 +194,14 @@ class Learner:
         except ConfigError:
             return None
 
+    def handover(self) -> dict[str, Any]:
+        """Why the model is (or is not yet) the scorer in use: labels of each class, the
+        thresholds of the rule, both rolling ROC AUCs on the same resolved examples."""
+        h = {k: v for k, v in self.health().items() if k in ("n_seen", "positives", "negatives", "ready",
+                                                             "roc_auc", "prior_roc_auc", "window")}
+        h.update(ready=self.ready, min_labels=self.min_labels, min_per_class=MIN_PER_CLASS, ready_at_labels=self.ready_at)
+        return h
+
     def health(self) -> dict[str, Any]:
         """Rolling progressive-validation metrics; also pushed to the Prometheus gauges."""
         m, w = self.model, self.window
@@ -183,6 +211,7 @@ class Learner:
             ps, ys = [p for p, _ in w], [y for _, y in w]
             h["roc_auc"], h["prior_roc_auc"] = self._window_aucs()
             h["ready"] = self.ready_given(h["roc_auc"], h["prior_roc_auc"])
+            h["ready_at_labels"] = self.ready_at if h["ready"] else None
             h["log_loss"] = self._log_loss.get()
             h["brier"] = sum((float(y) - p) ** 2 for p, y in w) / len(w)
             h["positive_rate"] = sum(ys) / len(w)

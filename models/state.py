@@ -33,6 +33,8 @@ import zlib
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timezone
 
+from models import usage
+from models.vocabulary import ACTIVITY_KEYS, key_hash
 from schemas.events import AppActivityEvent, OrderEvent, ProfileUpdate, SupportEvent
 
 DAY_S = 86_400.0
@@ -131,6 +133,10 @@ class CustomerState:
     closed_at: float | None = None
     session_fast: float | None = None
     session_slow: float | None = None
+    # use per key: hashes, day rings (index = age in days, trailing zeros trimmed), decayed past
+    u_keys: list[int] = field(default_factory=list)
+    u_days: list[list[int]] = field(default_factory=list)
+    u_past: list[float] = field(default_factory=list)
     # customer
     first_seen: float | None = None
     last_activity: float | None = None
@@ -204,8 +210,10 @@ class CustomerState:
                 v = [[k, _num(t)] for k, t in v.items()]
             elif name == "category_opened":
                 v = {k: [_num(x) for x in ts] for k, ts in v.items()}
-            elif name == "channel_counts":
-                v = v[:]
+            elif name in ("channel_counts", "u_days"):
+                v = [r[:] for r in v] if name == "u_days" else v[:]
+            elif name == "u_past":
+                v = [_num(p) for p in v]
             elif type(v) is float:
                 v = _num(v)
             out[_CODE[name]] = v
@@ -226,15 +234,17 @@ class CustomerState:
                 v = {int(k): float(t) for k, t in v}
             elif name == "category_opened":
                 v = {k: [float(x) for x in ts] for k, ts in v.items()}
-            elif name == "channel_counts":
-                v = v[:]
+            elif name in ("channel_counts", "u_days"):
+                v = [r[:] for r in v] if name == "u_days" else v[:]
+            elif name == "u_past":
+                v = [float(p) for p in v]
             elif name in _FLOATS and v is not None:
                 v = float(v)
             kw[name] = v
         return cls(**kw)
 
 
-_HASHES = ("seen_ids", "resolved_ids")  # 32-bit hashes, stored packed (base64 of little-endian uint32)
+_HASHES = ("seen_ids", "resolved_ids", "u_keys")  # 32-bit hashes, stored packed (base64 of little-endian uint32)
 _NAMES = tuple(f.name for f in fields(CustomerState))
 # Short, stable JSON keys: the record is written on every event, and full field names were a
 # fifth of its size. Never reuse a code; a new field gets a new one.
@@ -248,6 +258,7 @@ _CODE = {
     "last_push_opened": "lp", "notifications_off": "nx", "uninstalled_at": "ua", "closed_at": "ca",
     "session_fast": "qf", "session_slow": "qs", "first_seen": "fs", "last_activity": "la", "profile_at": "pa",
     "consent": "mc", "owner": "ow", "segment": "sg", "signup": "su",
+    "u_keys": "uk", "u_days": "ud", "u_past": "up",
 }
 _NAME_OF = {code: name for name, code in _CODE.items()}
 _DEFAULTS = {f.name: getattr(CustomerState(), f.name) for f in fields(CustomerState)}
@@ -277,7 +288,6 @@ SENTIMENT_FAST, SENTIMENT_SLOW = 0.5, 0.1
 SESSION_FAST, SESSION_SLOW = 0.5, 0.1
 RESOLUTION_ALPHA = 0.3
 _LEAVING = frozenset({"notifications_disabled", "uninstall", "account_closed"})
-_LISTS = tuple(n for n in _NAMES if isinstance(_DEFAULTS[n], list))
 
 
 def apply_event(state: CustomerState | None, event) -> CustomerState:
@@ -285,6 +295,8 @@ def apply_event(state: CustomerState | None, event) -> CustomerState:
 
     Handles order, support, app-activity and profile events; any other event and a
     repeated event id (among the last ``SEEN_IDS``) leave the state as it was (copied).
+    The copy is shallow: every update below replaces a list or dict it changes (copy on
+    write), so the new state shares nothing it changes with the old one.
     """
     s = CustomerState() if state is None else _copy(state)
     h = id_hash(event.event_id)
@@ -315,13 +327,14 @@ def apply_event(state: CustomerState | None, event) -> CustomerState:
     return s
 
 
+_NEW = object.__new__
+
+
 def _copy(s: CustomerState) -> CustomerState:
-    kw = {n: getattr(s, n) for n in _NAMES}
-    for n in _LISTS:
-        kw[n] = kw[n][:]
-    kw["open_tickets"] = dict(s.open_tickets)
-    kw["category_opened"] = {k: v[:] for k, v in s.category_opened.items()}
-    return CustomerState(**kw)
+    c = _NEW(CustomerState)
+    for n in _NAMES:
+        setattr(c, n, getattr(s, n))
+    return c
 
 
 def _advance(s: CustomerState, day: int) -> None:
@@ -333,8 +346,11 @@ def _advance(s: CustomerState, day: int) -> None:
     dd, dw = day - s.head_day, week_of(day) - week_of(s.head_day)
     for name in _DAY_RINGS:
         setattr(s, name, _shift(getattr(s, name), dd))
-    for name in _WEEK_RINGS:
-        setattr(s, name, _shift(getattr(s, name), dw))
+    if dw:
+        for name in _WEEK_RINGS:
+            setattr(s, name, _shift(getattr(s, name), dw))
+    if s.u_keys:
+        s.u_days, s.u_past = usage.advance(s.u_days, s.u_past, dd)
     s.head_day = day
 
 
@@ -346,14 +362,16 @@ def _shift(ring: list, by: int) -> list:
 
 
 def _bump(s: CustomerState, name: str, day: int, x=1) -> None:
-    ring = getattr(s, name)
     i = s.head_day - day if name in _DAY_RINGS else week_of(s.head_day) - week_of(day)
+    ring = getattr(s, name)
     if 0 <= i < len(ring):
+        ring = ring[:]  # copy on write
         if name == "w_spend":
             v = round(ring[i] + x, 1)
             ring[i] = int(v) if v.is_integer() else v  # whole amounts stay ints: shorter JSON
         else:
             ring[i] = ring[i] + x
+        setattr(s, name, ring)
 
 
 def _order(s: CustomerState, ev: OrderEvent, t: float, day: int) -> None:
@@ -370,6 +388,7 @@ def _order(s: CustomerState, ev: OrderEvent, t: float, day: int) -> None:
     s.n_orders += 1
     s.total_spend = round(s.total_spend + ev.amount, 2)
     s.total_discount = round(s.total_discount + ev.discount_amount, 2)
+    s.channel_counts = s.channel_counts[:]
     s.channel_counts[CHANNELS.index(ev.channel)] += 1
     _bump(s, "d_orders", day)
     _bump(s, "w_orders", day)
@@ -381,7 +400,7 @@ def _support(s: CustomerState, ev: SupportEvent, t: float, day: int) -> None:
     if ev.action == "opened":
         _bump(s, "d_tickets", day)
         times = sorted(s.category_opened.get(ev.category, []) + [t])[-2:]
-        s.category_opened[ev.category] = times
+        s.category_opened = {**s.category_opened, ev.category: times}
         if key not in s.resolved_ids and key not in s.open_tickets:
             _open(s, key, t)
     elif ev.action == "reopened":
@@ -395,7 +414,7 @@ def _support(s: CustomerState, ev: SupportEvent, t: float, day: int) -> None:
         if opened is not None and opened > t:
             return _moods(s, ev)  # a late resolution of an earlier episode: the ticket stays open
         if opened is not None:
-            del s.open_tickets[key]
+            s.open_tickets = {k: v for k, v in s.open_tickets.items() if k != key}
             s.resolution_hours = _ewma(s.resolution_hours, (t - opened) / 3600.0, RESOLUTION_ALPHA)
         s.resolved_ids = ([k for k in s.resolved_ids if k != key] + [key])[-RESOLVED_IDS:]
     if ev.is_complaint and ev.action in ("opened", "reopened"):
@@ -412,13 +431,16 @@ def _moods(s: CustomerState, ev: SupportEvent) -> None:
 
 
 def _open(s: CustomerState, key: int, t: float) -> None:
-    s.open_tickets[key] = t
+    s.open_tickets = {**s.open_tickets, key: t}
     if len(s.open_tickets) > MAX_OPEN:
         del s.open_tickets[min(s.open_tickets, key=s.open_tickets.__getitem__)]
 
 
 def _app(s: CustomerState, ev: AppActivityEvent, t: float, day: int) -> None:
     a = ev.activity
+    key = ev.feature or (a if a in ACTIVITY_KEYS else None)
+    if key is not None:
+        usage.bump(s, key_hash(key), s.head_day - day)
     if a in ("login", "session"):
         s.last_login = t if s.last_login is None else max(s.last_login, t)
     if a == "session":
@@ -426,11 +448,12 @@ def _app(s: CustomerState, ev: AppActivityEvent, t: float, day: int) -> None:
         if ev.duration_s is not None:
             s.session_fast = _ewma(s.session_fast, ev.duration_s, SESSION_FAST)
             s.session_slow = _ewma(s.session_slow, ev.duration_s, SESSION_SLOW)
-    elif a == "feature_used" and ev.feature:
-        ring, i = s.w_features, week_of(s.head_day) - week_of(day)
-        if 0 <= i < len(ring):
-            ring[i] |= 1 << (id_hash(ev.feature) % FEATURE_BITS)
-    elif a == "push_opened":
+    if a == "feature_used" and ev.feature:
+        i = week_of(s.head_day) - week_of(day)
+        if 0 <= i < len(s.w_features):
+            s.w_features = s.w_features[:]
+            s.w_features[i] |= 1 << (id_hash(ev.feature) % FEATURE_BITS)
+    if a == "push_opened":
         s.last_push_opened = t if s.last_push_opened is None else max(s.last_push_opened, t)
     elif a == "notifications_disabled":
         s.notifications_off = t if s.notifications_off is None else max(s.notifications_off, t)
