@@ -48,6 +48,17 @@ class BacktestResult:
     handover: dict = field(default_factory=dict)  # which scorer was in use at T and why (Learner.handover)
     vocabulary: tuple[str, ...] = ()  # key of each vocabulary slot at T
     seconds: float = 0.0
+    at: dict = field(default_factory=dict)  # cut-off T → Cutoff (scores of every customer seen before T)
+
+
+@dataclass(frozen=True)
+class Cutoff:
+    """Every customer's score at one cut-off of a run, and which scorer gave it and why."""
+
+    scores: dict[str, float]
+    version: str
+    handover: dict
+    labels: int
 
 
 VOCABULARY_EVERY = 5_000  # events between two vocabulary updates (the first after 500)
@@ -55,12 +66,14 @@ VOCABULARY_EVERY = 5_000  # events between two vocabulary updates (the first aft
 
 def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horizon_days: float | None = None,
                  model: ChurnModel | None = None, progress: bool = False, ordered: bool = False,
-                 total: int | None = None) -> BacktestResult:
+                 total: int | None = None, cutoffs: Iterable[datetime] = ()) -> BacktestResult:
     """Replay ``events`` up to ``as_of`` and score every customer seen at ``as_of``.
 
     ``ordered``: the events come in event-time order (a stream from :mod:`engine.source`),
     so they are consumed one by one; otherwise they are sorted first (in memory).
-    ``total`` (events expected) only makes the progress line show a fraction."""
+    ``total`` (events expected) only makes the progress line show a fraction.
+    ``cutoffs`` (before ``as_of``): the score of every customer seen before each one, as
+    the stream would score them then (``BacktestResult.at``), from the same single pass."""
     started = time.perf_counter()
     if horizon_days is not None:
         settings = settings.with_updates(horizon_days=horizon_days)
@@ -112,8 +125,22 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
             scorer.vocabulary = new
             learner.use_vocabulary(new)
 
+    from models.features import compute_features
+
+    pending_cuts = sorted(c.timestamp() for c in cutoffs if c.timestamp() < end)
+    at: dict = {}
+
+    def cut(c: float) -> None:
+        ticks_until(c)
+        now_c = to_dt(c)
+        sc = {cid: scorer.score(compute_features(rec.state, now_c, scorer.vocabulary))[0]
+              for cid, rec in records.items() if rec.state is not None}
+        at[now_c] = Cutoff(sc, scorer.score({})[1], learner.handover(), n_labels)
+
     for ev in todo:
         t = ev.occurred_at.timestamp()
+        while pending_cuts and t >= pending_cuts[0]:
+            cut(pending_cuts.pop(0))
         if t >= end:
             if ordered:
                 break
@@ -130,9 +157,10 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
             print(f"\rbacktest {n_events}{of} events ({n_events / secs:,.0f}/s), {len(records)} customers, "
                   f"{n_labels} labels, scorer {scorer.score({})[1]}", end="", file=sys.stderr, flush=True)
     sync_vocabulary()
+    for c in pending_cuts:
+        cut(c)
     ticks_until(end)
     now = to_dt(end)
-    from models.features import compute_features
 
     scores = {}
     for cid, rec in records.items():
@@ -146,7 +174,7 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
     return BacktestResult(scores=scores, events=n_events, labels=n_labels, model_version=scorer.score({})[1],
                           alerts=alerts, offers=offers, first_alert_at=first_alert_at, tiers=(t.watch, t.high, t.critical),
                           handover=learner.handover(), vocabulary=scorer.vocabulary.names,
-                          seconds=time.perf_counter() - started)
+                          seconds=time.perf_counter() - started, at=at)
 
 
 def write_scores(result: BacktestResult, out: Path) -> None:
@@ -183,18 +211,20 @@ def run_backtest_command(settings: Settings, path: Path, *, as_of: datetime, hor
 def describe_handover(version: str, h: dict) -> str:
     """One paragraph: which scorer was in use at T and why.
 
-    >>> describe_handover("rules-1", {"n_seen": 50, "positives": 10, "negatives": 40, "min_labels": 200,
-    ...                               "min_per_class": 20, "roc_auc": None, "prior_roc_auc": None, "ready": False})
-    'scorer at T: rules-1 (the rule prior): the model has 50 resolved labels (10 churned, 40 stayed); it takes over with at least 200, 20 of each class, once its rolling ROC AUC is at least the prior\'s (model n/a, prior n/a)'
+    >>> print(describe_handover("rules-1", {"n_seen": 50, "positives": 10, "negatives": 40, "min_labels": 200,
+    ...                               "min_per_class": 20, "ready": False, "active_positives": 3, "active_negatives": 30}))
+    scorer at T: rules-1 (the rule prior): the model has 50 resolved labels (10 churned, 40 stayed; of customers active in the 14 days before: 3 churned, 30 stayed); it takes over with at least 200, 20 of each class among those active customers, once its rolling ROC AUC there is at least the prior's (on those active customers model n/a vs prior n/a; on all labels model n/a vs prior n/a)
     """
     def auc(v):  # noqa: ANN001, ANN202
         return "n/a" if v is None else f"{v:.3f}"
 
-    labels = (f"{h.get('n_seen', 0)} resolved labels ({h.get('positives', 0)} churned, {h.get('negatives', 0)} stayed)")
-    aucs = f"model {auc(h.get('roc_auc'))}, prior {auc(h.get('prior_roc_auc'))}"
+    labels = (f"{h.get('n_seen', 0)} resolved labels ({h.get('positives', 0)} churned, {h.get('negatives', 0)} stayed; "
+              f"of customers active in the 14 days before: {h.get('active_positives', 0)} churned, {h.get('active_negatives', 0)} stayed)")
+    aucs = (f"on those active customers model {auc(h.get('active_roc_auc'))} vs prior {auc(h.get('active_prior_roc_auc'))}; "
+            f"on all labels model {auc(h.get('roc_auc'))} vs prior {auc(h.get('prior_roc_auc'))}")
     if h.get("ready"):
         return (f"scorer at T: {version} (the online model): it took over from the rule prior after "
                 f"{h.get('ready_at_labels', '?')} labels; now {labels}; rolling ROC AUC {aucs}")
     return (f"scorer at T: {version} (the rule prior): the model has {labels}; it takes over with at least "
-            f"{h.get('min_labels')}, {h.get('min_per_class')} of each class, once its rolling ROC AUC is at least "
-            f"the prior's ({aucs})")
+            f"{h.get('min_labels')}, {h.get('min_per_class')} of each class among those active customers, once its "
+            f"rolling ROC AUC there is at least the prior's ({aucs})")

@@ -112,36 +112,36 @@ def compute_features(state: CustomerState, now: datetime, vocab: Vocabulary | No
 
 def _engagement(x: dict[str, float], s: CustomerState, nd: int, off: int, vocab: Vocabulary) -> None:
     n28, n7 = max(0, usage.USAGE_DAYS - off), max(0, 7 - off)
-    per_day = [a + b + c for a, b, c in zip(s.d_orders[:n28], s.d_tickets[:n28], s.d_sessions[:n28])]
-    slots = vocab.hashes
+    events = sum(s.d_orders[:n28]) + sum(s.d_tickets[:n28]) + sum(s.d_sessions[:n28])
     size = vocab.size
     c7, c28, usual = [0.0] * size, [0.0] * size, [0.0] * size
     other = 0.0
-    observed = 0 if s.first_seen is None else nd - day_of(s.first_seen)
-    w = usage.past_weight(observed)
-    for h, ring, past in zip(s.u_keys, s.u_days, s.u_past):
-        window = ring[:n28]
-        for j, n in enumerate(window):
-            per_day[j] += n
-        k = slots.get(h)
-        used = float(sum(window))
-        if k is None:
-            other += used
-            continue
-        c7[k], c28[k] = float(sum(ring[:n7])), used
-        usual[k] = round(usage.past_at(ring, past, off) / w * 28, 1) if w >= MIN_PAST_DAYS else used
+    if s.u_keys:
+        slots = vocab.hashes
+        w = usage.past_weight(0 if s.first_seen is None else nd - day_of(s.first_seen))
+        for h, ring, past in zip(s.u_keys, s.u_days, s.u_past):
+            used = float(sum(ring[:n28])) if n28 < len(ring) else float(sum(ring))
+            k = slots.get(h)
+            if k is None:
+                other += used
+                continue
+            c7[k], c28[k] = float(sum(ring[:n7])), used
+            usual[k] = round(usage.past_at(ring, past, off) / w * 28, 1) if w >= MIN_PAST_DAYS else used
     total = sum(c28) + other
-    x["events_28d"] = float(sum(per_day))
-    x["active_days_28d"] = float(sum(1 for n in per_day if n))
+    x["events_28d"] = float(events + total)
+    x["active_days_28d"] = float((s.active_bits & ((1 << n28) - 1)).bit_count())
     x["main_features_used_28d"] = float(sum(1 for k, n in enumerate(c28) if n and vocab.names[k] not in _ACTIVITY))
     x["use_other_28d"] = other
-    for k in range(VOCABULARY_SLOTS):
-        i = k + 1
+    for k, (n7, n28n, nu, ns) in enumerate(_SLOT_NAMES):
         if k < size:
-            x[f"use_{i}_7d"], x[f"use_{i}_28d"], x[f"use_{i}_usual_28d"] = c7[k], c28[k], usual[k]
-            x[f"use_{i}_share_28d"] = round(c28[k] / total, 3) if total else 0.0
+            x[n7], x[n28n], x[nu] = c7[k], c28[k], usual[k]
+            x[ns] = round(c28[k] / total, 3) if total else 0.0
         else:
-            x[f"use_{i}_7d"] = x[f"use_{i}_28d"] = x[f"use_{i}_usual_28d"] = x[f"use_{i}_share_28d"] = 0.0
+            x[n7] = x[n28n] = x[nu] = x[ns] = 0.0
+
+
+_SLOT_NAMES = tuple(tuple(f"use_{i}_{w}" for w in ("7d", "28d", "usual_28d", "share_28d"))
+                    for i in range(1, VOCABULARY_SLOTS + 1))
 
 
 def _trend(recent: float, before: float) -> float:

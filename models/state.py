@@ -51,6 +51,8 @@ CATEGORIES = ("billing", "delivery", "product", "account", "app", "other")
 FEATURE_BITS = 32      # hashed bitset of app features used, per week
 FEATURE_WEEKS = 5      # weeks of feature bitsets: a 28-day window touches at most 5
 
+ACTIVE_DAYS = 28       # days of the active-day bitmask
+_ACTIVE_MASK = (1 << ACTIVE_DAYS) - 1
 _DAY_RINGS = ("d_orders", "d_tickets", "d_complaints", "d_sessions")
 _WEEK_RINGS = {"w_orders": WEEK_SPAN, "w_spend": WEEK_SPAN, "w_reopened": SUPPORT_WEEKS,
                "w_escalations": SUPPORT_WEEKS, "w_features": FEATURE_WEEKS}
@@ -133,6 +135,7 @@ class CustomerState:
     closed_at: float | None = None
     session_fast: float | None = None
     session_slow: float | None = None
+    active_bits: int = 0  # bit i: an order, support or app event on day head_day - i (i < 28)
     # use per key: hashes, day rings (index = age in days, trailing zeros trimmed), decayed past
     u_keys: list[int] = field(default_factory=list)
     u_days: list[list[int]] = field(default_factory=list)
@@ -258,7 +261,7 @@ _CODE = {
     "last_push_opened": "lp", "notifications_off": "nx", "uninstalled_at": "ua", "closed_at": "ca",
     "session_fast": "qf", "session_slow": "qs", "first_seen": "fs", "last_activity": "la", "profile_at": "pa",
     "consent": "mc", "owner": "ow", "segment": "sg", "signup": "su",
-    "u_keys": "uk", "u_days": "ud", "u_past": "up",
+    "active_bits": "ab", "u_keys": "uk", "u_days": "ud", "u_past": "up",
 }
 _NAME_OF = {code: name for name, code in _CODE.items()}
 _DEFAULTS = {f.name: getattr(CustomerState(), f.name) for f in fields(CustomerState)}
@@ -313,6 +316,8 @@ def apply_event(state: CustomerState | None, event) -> CustomerState:
     s.first_seen = t if s.first_seen is None else min(s.first_seen, t)
     day = day_of(t)
     _advance(s, day)
+    if 0 <= s.head_day - day < ACTIVE_DAYS:
+        s.active_bits |= 1 << (s.head_day - day)
     if isinstance(event, OrderEvent):
         _order(s, event, t, day)
         active = True
@@ -351,6 +356,7 @@ def _advance(s: CustomerState, day: int) -> None:
             setattr(s, name, _shift(getattr(s, name), dw))
     if s.u_keys:
         s.u_days, s.u_past = usage.advance(s.u_days, s.u_past, dd)
+    s.active_bits = (s.active_bits << dd) & _ACTIVE_MASK
     s.head_day = day
 
 

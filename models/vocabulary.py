@@ -85,6 +85,8 @@ class Vocabulary:
         names = [n.strip() for n in names if n.strip()]
         if len(set(names)) != len(names):
             raise ValueError(f"app features must be distinct, got {names}")
+        if len(names) > size:
+            raise ValueError(f"at most {size} app features get features of their own, got {len(names)}")
         size = max(size, len(names))
         return cls(tuple(names) + ("",) * (size - len(names)), version=1, configured=True)
 
