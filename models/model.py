@@ -129,9 +129,9 @@ class ChurnModel:
             return
         scaler = self.pipeline["StandardScaler"]
         for name in names:
-            last._weights.pop(name, None)  # noqa: SLF001 - River keeps the weights there
-            for stat in (scaler.counts, scaler.means, scaler.vars):
-                stat.pop(name, None)
+            for stat in (last._weights, scaler.counts, scaler.means, scaler.vars):  # noqa: SLF001 - River's own
+                if name in stat:
+                    del stat[name]
             self._means.pop(name, None)
 
     def to_bytes(self) -> bytes:
