@@ -192,7 +192,7 @@ def print_simulator(figs: dict, days: float, seed: int) -> None:
 FW_HORIZON = 30.0
 
 
-def forward_run(kind: str, n: int, days: float, seed: int, n_cut: int, boots: int) -> list[dict]:
+def forward_run(kind: str, n: int, days: float, seed: int, n_cut: int, boots: int, label_rule: str = "silence") -> list[dict]:
     """Simulate, backtest once with cut-offs, evaluate each cut-off against the fates."""
     from bench import forward
     from simulator import Simulator
@@ -201,12 +201,13 @@ def forward_run(kind: str, n: int, days: float, seed: int, n_cut: int, boots: in
     sim = Simulator(n, seed=seed, start=SIM_START, horizon_days=days, kind=kind)
     events = sim.events_between(SIM_START, end)
     cuts = forward.cutoffs(SIM_START, days, FW_HORIZON, n_cut)
-    res = run_backtest(events, as_of=cuts[-1] + timedelta(seconds=1), settings=Settings(horizon_days=FW_HORIZON),
-                       ordered=True, cutoffs=cuts)
+    res = run_backtest(events, as_of=cuts[-1] + timedelta(seconds=1),
+                       settings=Settings(horizon_days=FW_HORIZON, label_rule=label_rule), ordered=True, cutoffs=cuts)
     churn_at = {c: f.churn_at.timestamp() for c, f in sim.fates.items() if f.churn_at is not None}
     rows = forward.evaluate(events, res, churn_at, FW_HORIZON, boots=boots, seed=seed)
     print(f"Forward-looking, {kind} simulator: {n} customers, {days:g} days, seed {seed}, {res.events} events "
-          f"({res.events / res.seconds:,.0f}/s), horizon {FW_HORIZON:g} days, default settings; "
+          f"({res.events / res.seconds:,.0f}/s), horizon {FW_HORIZON:g} days, default settings but "
+          f"CHURN_LABEL_RULE={label_rule}; "
           f"vocabulary at the end: {', '.join(v for v in res.vocabulary if v)}")
     for row in rows:
         h = row["handover"]
@@ -254,11 +255,13 @@ def main(argv=None):
     ap.add_argument("--fw-customers", default="app=600,shop=2000", help="customers of each forward-looking run")
     ap.add_argument("--fw-cutoffs", type=int, default=4)
     ap.add_argument("--boots", type=int, default=200, help="bootstrap resamples of each interval")
+    ap.add_argument("--fw-label-rules", default="stops", help="CHURN_LABEL_RULE of each forward-looking run (silence,stops)")
     args = ap.parse_args(argv)
     sizes = dict((k, int(v)) for k, v in (kv.split("=") for kv in args.fw_customers.split(",")))
     for kind in [k for k in args.forward.split(",") if k and k != "none"]:
-        forward_targets(kind, forward_run(kind, sizes.get(kind, 1000), args.sim_days, args.sim_seed,
-                                          args.fw_cutoffs, args.boots))
+        for rule in args.fw_label_rules.split(","):
+            forward_targets(kind, forward_run(kind, sizes.get(kind, 1000), args.sim_days, args.sim_seed,
+                                              args.fw_cutoffs, args.boots, rule))
     if not args.no_cdnow:
         events = load(args.data)
         models, churned = cdnow(events, args.kinds.split(","), args.horizon_days)

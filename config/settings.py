@@ -89,6 +89,11 @@ class Settings(BaseSettings):
 
     # --- model and labels
     horizon_days: float = Field(default=30.0, gt=0, description="Silence this long after a snapshot makes it a positive label.")
+    label_rule: Literal["silence", "stops"] = Field(
+        default="silence", description="silence: a snapshot is positive when the horizon after it passes in silence "
+                                       "(is the customer already gone?); stops: when a horizon's silence begins within "
+                                       "it (will this active customer leave within the horizon?) — for app-centred "
+                                       "products whose churners do not fade first.")
     snapshot_interval_days: float = Field(default=7.0, gt=0, description="At most one pending snapshot per customer per interval.")
     min_labels: int = Field(default=200, ge=0, description="Labels the model must have seen before it replaces the rule-based prior.")
     publish_every: int = Field(default=200, ge=1, description="Learner publishes a model version every N examples.")

@@ -43,4 +43,4 @@ def processor_from(settings: Settings, scorer: Scorer) -> Processor:
         scorer.vocabulary = Vocabulary.of(settings.app_features.split(","))
     return Processor(scorer=scorer, tiers=tiers_from(settings), horizon_days=settings.horizon_days,
                      snapshot_interval_days=settings.snapshot_interval_days, cooldown_days=settings.cooldown_days,
-                     offers=rules)
+                     offers=rules, label_rule=settings.label_rule)

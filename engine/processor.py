@@ -111,6 +111,7 @@ class Processor:
     snapshot_interval_days: float
     cooldown_days: float
     offers: OfferRules | None = None  # None: alerts without offers
+    label_rule: str = "silence"  # models.labelling.RULES
     _learned: tuple[tuple[float, float, float], Tiers] | None = field(default=None, repr=False)
 
     @property
@@ -165,7 +166,7 @@ class Processor:
         elif is_activity(event):
             record.churn_noted_at = None
             if record.pending is not None:
-                record.pending, ex = labelling.on_activity(record.pending, t, self.horizon_days)
+                record.pending, ex = labelling.on_activity(record.pending, t, self.horizon_days, self.label_rule)
                 if ex is not None:
                     step.labels.append(ex)
             if record.tracking is not None:
@@ -182,7 +183,7 @@ class Processor:
             return Step("stale", record)
         step = Step("scored", record, trigger="silence")
         if record.pending is not None:
-            record.pending, ex = labelling.on_silence(record.pending, t, self.horizon_days)
+            record.pending, ex = labelling.on_silence(record.pending, t, self.horizon_days, self.label_rule)
             if ex is not None:
                 step.labels.append(ex)
         if record.tracking is not None:
@@ -250,7 +251,7 @@ class Processor:
         if nxt is not None:
             candidates.append(nxt.timestamp())
         if record.pending is not None:
-            candidates.append(labelling.horizon_due(record.pending, self.horizon_days))
+            candidates.append(labelling.horizon_due(record.pending, self.horizon_days, self.label_rule))
         if record.tracking is not None:  # the horizon's end; a silence after the offer is covered by last + horizon below
             candidates.append(record.tracking.offered_at + self.horizon_days * DAY_S)
         last = record.state.last_activity_at
