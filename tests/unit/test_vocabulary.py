@@ -10,7 +10,6 @@ from models.model import ChurnModel
 from models.registry import ModelRegistry
 from models.scorer import Scorer
 from models.vocabulary import SIZE, UsageCounter, Vocabulary, changed_slots, learn_vocabulary
-from tests.unit.scratch_redis import run_in_redis
 from tests.unit.test_state import T0, app
 
 
@@ -53,11 +52,11 @@ def test_usage_counter_is_bounded():
     assert len(counts) == 8 and sum(counts.values()) == 1000
 
 
-def test_workers_scorers_and_the_learner_agree_through_the_registry():
+def test_workers_scorers_and_the_learner_agree_through_the_registry(scratch_redis):
     """Two workers see different shares of the traffic; after they sync, both score with
     one vocabulary, and the learner publishes that same one in the version's meta."""
-    async def body(redis, prefix):
-        reg = ModelRegistry(redis, prefix)
+    async def body(redis):
+        reg = ModelRegistry(redis, scratch_redis.prefix)
         a, b = Scorer(), Scorer()
         for i in range(300):
             a.note_usage(app(T0, "feature_used", feature="messages" if i % 3 else "groups"))
@@ -79,18 +78,18 @@ def test_workers_scorers_and_the_learner_agree_through_the_registry():
         fixed = Scorer(vocabulary=Vocabulary.of(["calls"]))
         fixed.note_usage(app(T0, "feature_used", feature="feed"))
         assert not await fixed.sync_vocabulary(reg) and fixed.vocabulary.names[0] == "calls"
-    run_in_redis(body, "vocabulary")
+    scratch_redis.run(body)
 
 
-def test_concurrent_proposals_leave_one_winner():
-    async def body(redis, prefix):
-        reg = ModelRegistry(redis, prefix)
+def test_concurrent_proposals_leave_one_winner(scratch_redis):
+    async def body(redis):
+        reg = ModelRegistry(redis, scratch_redis.prefix)
         first = Vocabulary(("a",) + ("",) * (SIZE - 1), version=1)
         second = Vocabulary(("b",) + ("",) * (SIZE - 1), version=1)
         assert await reg.propose_vocabulary(0, first.to_json())
         assert not await reg.propose_vocabulary(0, second.to_json()), "saw version 0, but it is 1 now"
         assert Vocabulary.from_json(await reg.vocabulary()) == first
-    run_in_redis(body, "vocabulary-cas")
+    scratch_redis.run(body)
 
 
 def test_learner_forgets_the_weights_of_a_slot_that_changed_hands():
