@@ -115,8 +115,8 @@ _SLOT_SPECS = (
      "Use of one named feature this week; against the usual level it shows a change of habit."),
     ("28d", "uses of slot {i}'s key in the last 28 days", "28d",
      "How much the customer uses this feature: churn risk often depends on a few features."),
-    ("usual_28d", "the key's usual uses per 28 days: decayed past (days older than 28, weight e^(-age/56)) / the same "
-     "weights over the days observed x 28; with under 14 such days: use_{i}_28d", "past",
+    ("usual_28d", "the key's usual uses per 28 days: uses in the days before the last 28 (week buckets, about two "
+     "months) / those days since first seen x 28; with under 14 such days: use_{i}_28d", "past",
      "The customer's own past, the yardstick for the 7- and 28-day figures."),
     ("share_28d", "use_{i}_28d / all uses of every key in the last 28 days; 0 without any", "28d",
      "The mix of use: what the customer comes for."),

@@ -36,7 +36,6 @@ CLV_LOW = 100.0        # clv_estimate below (and weak RFM): "low" value segment
 
 
 _EMPTY = Vocabulary()
-MIN_PAST_DAYS = 14.0   # days of past (weighted) before a key's usual level is its own
 
 
 def compute_features(state: CustomerState, now: datetime, vocab: Vocabulary | None = None) -> dict[str, float]:
@@ -118,15 +117,17 @@ def _engagement(x: dict[str, float], s: CustomerState, nd: int, off: int, vocab:
     other = 0.0
     if s.u_keys:
         slots = vocab.hashes
-        w = usage.past_weight(0 if s.first_seen is None else nd - day_of(s.first_seen))
-        for h, ring, past in zip(s.u_keys, s.u_days, s.u_past):
+        first = nd if s.first_seen is None else day_of(s.first_seen)
+        head = s.head_day if s.head_day is not None else nd
+        for h, ring, wring in zip(s.u_keys, s.u_days, s.u_weeks):
             used = float(sum(ring[:n28])) if n28 < len(ring) else float(sum(ring))
             k = slots.get(h)
             if k is None:
                 other += used
                 continue
             c7[k], c28[k] = float(sum(ring[:n7])), used
-            usual[k] = round(usage.past_at(ring, past, off) / w * 28, 1) if w >= MIN_PAST_DAYS else used
+            per_day = usage.usual_per_day(ring, wring, head, off, first)
+            usual[k] = used if per_day is None else round(per_day * 28, 1)
     total = sum(c28) + other
     x["events_28d"] = float(events + total)
     x["active_days_28d"] = float((s.active_bits & ((1 << n28) - 1)).bit_count())

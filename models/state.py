@@ -136,10 +136,10 @@ class CustomerState:
     session_fast: float | None = None
     session_slow: float | None = None
     active_bits: int = 0  # bit i: an order, support or app event on day head_day - i (i < 28)
-    # use per key: hashes, day rings (index = age in days, trailing zeros trimmed), decayed past
+    # use per key: hashes, day rings (index = age in days, trailing zeros trimmed), week rings before them
     u_keys: list[int] = field(default_factory=list)
     u_days: list[list[int]] = field(default_factory=list)
-    u_past: list[float] = field(default_factory=list)
+    u_weeks: list[list[int]] = field(default_factory=list)
     # customer
     first_seen: float | None = None
     last_activity: float | None = None
@@ -213,10 +213,8 @@ class CustomerState:
                 v = [[k, _num(t)] for k, t in v.items()]
             elif name == "category_opened":
                 v = {k: [_num(x) for x in ts] for k, ts in v.items()}
-            elif name in ("channel_counts", "u_days"):
-                v = [r[:] for r in v] if name == "u_days" else v[:]
-            elif name == "u_past":
-                v = [_num(p) for p in v]
+            elif name in ("channel_counts", "u_days", "u_weeks"):
+                v = v[:] if name == "channel_counts" else [r[:] for r in v]
             elif type(v) is float:
                 v = _num(v)
             out[_CODE[name]] = v
@@ -237,10 +235,8 @@ class CustomerState:
                 v = {int(k): float(t) for k, t in v}
             elif name == "category_opened":
                 v = {k: [float(x) for x in ts] for k, ts in v.items()}
-            elif name in ("channel_counts", "u_days"):
-                v = [r[:] for r in v] if name == "u_days" else v[:]
-            elif name == "u_past":
-                v = [float(p) for p in v]
+            elif name in ("channel_counts", "u_days", "u_weeks"):
+                v = v[:] if name == "channel_counts" else [r[:] for r in v]
             elif name in _FLOATS and v is not None:
                 v = float(v)
             kw[name] = v
@@ -261,7 +257,7 @@ _CODE = {
     "last_push_opened": "lp", "notifications_off": "nx", "uninstalled_at": "ua", "closed_at": "ca",
     "session_fast": "qf", "session_slow": "qs", "first_seen": "fs", "last_activity": "la", "profile_at": "pa",
     "consent": "mc", "owner": "ow", "segment": "sg", "signup": "su",
-    "active_bits": "ab", "u_keys": "uk", "u_days": "ud", "u_past": "up",
+    "active_bits": "ab", "u_keys": "uk", "u_days": "ud", "u_weeks": "uw",
 }
 _NAME_OF = {code: name for name, code in _CODE.items()}
 _DEFAULTS = {f.name: getattr(CustomerState(), f.name) for f in fields(CustomerState)}
@@ -355,7 +351,7 @@ def _advance(s: CustomerState, day: int) -> None:
         for name in _WEEK_RINGS:
             setattr(s, name, _shift(getattr(s, name), dw))
     if s.u_keys:
-        s.u_days, s.u_past = usage.advance(s.u_days, s.u_past, dd)
+        s.u_days, s.u_weeks = usage.advance(s.u_days, s.u_weeks, s.head_day, day)
     s.active_bits = (s.active_bits << dd) & _ACTIVE_MASK
     s.head_day = day
 

@@ -55,7 +55,7 @@ def test_keys_outside_the_vocabulary_are_pooled_and_silence_empties_the_windows(
 def test_usage_memory_is_bounded_however_many_features_are_tried():
     evs = [app(T0 - timedelta(hours=i), "feature_used", feature=f"feature-{i}") for i in range(300)]
     s = fold(evs)
-    assert len(s.u_keys) == len(s.u_days) == len(s.u_past) == USAGE_SLOTS
+    assert len(s.u_keys) == len(s.u_days) == len(s.u_weeks) == USAGE_SLOTS
     assert all(len(r) <= 28 for r in s.u_days)
     x = compute_features(s, T0, Vocabulary())
     assert x["use_other_28d"] == 300.0  # every use is counted, the overflow pooled
