@@ -82,7 +82,8 @@ class Snapshot:
     def to_json(self) -> dict[str, Any]:
         """Compact JSON: values only when the keys are the catalogue in order."""
         names = _catalogue()
-        if names is not None and tuple(self.x) == names:
+        if names is not None and tuple(self.x) == names[:len(self.x)]:  # the catalogue, or its start (an
+            # older snapshot, from before features were added at its end)
             doc = {"t": self.taken_at, "v": self.model_version, "x": list(self.x.values())}
         else:
             doc = {"t": self.taken_at, "v": self.model_version, "d": dict(self.x)}
