@@ -27,7 +27,9 @@ _GROUPS: dict[str, tuple[str, ...]] = {
     "disengagement": ("days_since_last_order", "orders_30d", "orders_90d", "orders_365d", "order_gap_typical_days",
                       "order_overdue_ratio", "days_since_last_login", "sessions_7d", "sessions_28d", "session_trend",
                       "session_length_trend", "features_used_28d", "notifications_disabled", "uninstalled",
-                      "days_since_last_activity"),
+                      "days_since_last_activity", "events_28d", "active_days_28d", "main_features_used_28d",
+                      "use_other_28d", *(f"use_{i}_{w}" for i in range(1, 13)
+                                         for w in ("7d", "28d", "usual_28d", "share_28d"))),
 }
 
 FEATURE_DRIVER: dict[str, Driver] = {f: d for d, feats in _GROUPS.items() for f in feats}  # type: ignore[misc]

@@ -11,13 +11,20 @@
     (but each ``--sim-tier-modes``) and the shipped model, then :func:`simulator_figures`
     from their last scores, first alerts and true fates.
 
+(d) Forward-looking (:mod:`bench.forward`), the figures that matter: at several
+    cut-offs T the customers still there are ranked against churn in (T, T+30 days], next
+    to the recency and batch logistic-regression baselines of the same run, for our
+    app-centred subscribers and our shoppers (``--forward app,shop``), with the targets.
+
 Usage: ``python bench/quality.py [--kinds logreg,arf,amf,hat] [--horizon-days 90] [--data PATH]
-[--sim-customers 2000] [--sim-days 365] [--sim-seed 7] [--sim-tier-modes fixed,precision] [--no-cdnow]``
+[--sim-customers 0] [--sim-days 365] [--sim-seed 7] [--sim-tier-modes fixed,precision] [--no-cdnow]
+[--forward app,shop] [--fw-customers app=600,shop=2000] [--fw-cutoffs 4] [--boots 200]``
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import statistics
 import sys
@@ -181,17 +188,80 @@ def print_simulator(figs: dict, days: float, seed: int) -> None:
           f"alert precision {f['alert_precision']:.1%} ({f['alerted']} customers alerted)")
 
 
+# ---------------------------------------------------------------- (d) forward-looking
+FW_HORIZON = 30.0
+
+
+def forward_run(kind: str, n: int, days: float, seed: int, n_cut: int, boots: int, label_rule: str = "silence") -> list[dict]:
+    """Simulate, backtest once with cut-offs, evaluate each cut-off against the fates."""
+    from bench import forward
+    from simulator import Simulator
+
+    end = SIM_START + timedelta(days=days)
+    sim = Simulator(n, seed=seed, start=SIM_START, horizon_days=days, kind=kind)
+    events = sim.events_between(SIM_START, end)
+    cuts = forward.cutoffs(SIM_START, days, FW_HORIZON, n_cut)
+    res = run_backtest(events, as_of=cuts[-1] + timedelta(seconds=1),
+                       settings=Settings(horizon_days=FW_HORIZON, label_rule=label_rule), ordered=True, cutoffs=cuts)
+    churn_at = {c: f.churn_at.timestamp() for c, f in sim.fates.items() if f.churn_at is not None}
+    rows = forward.evaluate(events, res, churn_at, FW_HORIZON, boots=boots, seed=seed)
+    print(f"Forward-looking, {kind} simulator: {n} customers, {days:g} days, seed {seed}, {res.events} events "
+          f"({res.events / res.seconds:,.0f}/s), horizon {FW_HORIZON:g} days, default settings but "
+          f"CHURN_LABEL_RULE={label_rule}; "
+          f"vocabulary at the end: {', '.join(v for v in res.vocabulary if v)}")
+    for row in rows:
+        h = row["handover"]
+        print(f"  T = {row['T']:%Y-%m-%d}: {row['customers']} customers still there, {row['churn']:.1%} churn in "
+              f"(T, T+{FW_HORIZON:g}d]; scorer {row['version']} ({'model' if h.get('ready') else 'rule prior'}: "
+              f"{h.get('n_seen')} labels, {h.get('active_positives')} churned / {h.get('active_negatives')} stayed "
+              f"among the recently active, rolling ROC AUC model {_f(h.get('active_roc_auc'))} vs prior "
+              f"{_f(h.get('active_prior_roc_auc'))})")
+        for name, ms in row["scorers"].items():
+            print(f"    {name:34s} " + "  ".join(f"{m} {v:.3f} [{lo:.3f}, {hi:.3f}]" for m, (v, lo, hi) in ms.items()))
+    return rows
+
+
+def _f(v) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.3f}"
+
+
+def forward_targets(kind: str, rows: list[dict]) -> None:
+    mean = lambda name, m: statistics.mean(r["scorers"][name][m][0] for r in rows)  # noqa: E731
+    ours, batch, rec = (mean(n, "ROC AUC") for n in ("online model (ours)", "batch logistic regression (Gold)",
+                                                     "days since last event"))
+    lift = mean("online model (ours)", "top-decile lift")
+    in_use = rows[-1]["handover"].get("ready")
+    print(f"  mean over {len(rows)} cut-offs: ROC AUC ours {ours:.3f}, batch {batch:.3f}, recency {rec:.3f}; "
+          f"ours - batch {ours - batch:+.3f}; top-decile lift ours {lift:.2f}; model in use at the last T: {in_use}")
+    if kind == "app":
+        print(f"  targets: ours >= batch + 0.02: {'met' if ours >= batch + 0.02 else 'NOT met'}; "
+              f"lift >= 4: {'met' if lift >= 4 else 'NOT met'}; model in use by T: {'met' if in_use else 'NOT met'}")
+    else:
+        print(f"  target: ours >= batch: {'met' if ours >= batch else 'NOT met'}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kinds", default=",".join(PIPELINES), help=f"pipelines to compare (default all; shipped: {DEFAULT_KIND})")
     ap.add_argument("--horizon-days", type=float, default=90.0)
     ap.add_argument("--data", default=None, help="CDNOW_master.txt (default ../shared/data)")
-    ap.add_argument("--sim-customers", type=int, default=2000, help="simulated customers (0: skip the simulator)")
+    ap.add_argument("--sim-customers", type=int, default=0, help="end-of-year simulator figures (c) for this many "
+                    "customers (0: skip; the forward-looking figures (d) replace them)")
     ap.add_argument("--sim-days", type=float, default=365.0)
     ap.add_argument("--sim-seed", type=int, default=7)
     ap.add_argument("--sim-tier-modes", default="fixed,precision", help="CHURN_TIER_MODE of each simulator run")
     ap.add_argument("--no-cdnow", action="store_true", help="only the simulator figures")
+    ap.add_argument("--forward", default="app,shop", help="forward-looking runs: app, shop, both or none")
+    ap.add_argument("--fw-customers", default="app=600,shop=2000", help="customers of each forward-looking run")
+    ap.add_argument("--fw-cutoffs", type=int, default=4)
+    ap.add_argument("--boots", type=int, default=200, help="bootstrap resamples of each interval")
+    ap.add_argument("--fw-label-rules", default="stops", help="CHURN_LABEL_RULE of each forward-looking run (silence,stops)")
     args = ap.parse_args(argv)
+    sizes = dict((k, int(v)) for k, v in (kv.split("=") for kv in args.fw_customers.split(",")))
+    for kind in [k for k in args.forward.split(",") if k and k != "none"]:
+        for rule in args.fw_label_rules.split(","):
+            forward_targets(kind, forward_run(kind, sizes.get(kind, 1000), args.sim_days, args.sim_seed,
+                                              args.fw_cutoffs, args.boots, rule))
     if not args.no_cdnow:
         events = load(args.data)
         models, churned = cdnow(events, args.kinds.split(","), args.horizon_days)

@@ -31,18 +31,28 @@ async def _publish(s: Settings, events: list, *, progress: str | None = None) ->
 
 
 async def simulate(settings: Settings, customers: int, days: float, seed: int, start: datetime, out: Path | None,
-                   churn_share: float = 0.3) -> int:
-    """``days`` of ``customers``' events from ``start``; churners churn within those days."""
+                   churn_share: float = 0.3, kind: str = "shop") -> int:
+    """``days`` of ``customers``' events from ``start``; churners churn within those days
+    (``kind="app"``: app-centred subscribers whose churn follows from their engagement)."""
     from simulator import Simulator
 
-    sim = Simulator(customers, seed=seed, start=start, churn_share=churn_share, horizon_days=days)
-    events = sim.events_between(start, start + timedelta(days=days))
+    sim = Simulator(customers, seed=seed, start=start, churn_share=churn_share, horizon_days=days, kind=kind)
+    end = start + timedelta(days=days)
     if out is not None:
         from simulator.io import write_run
 
-        n, side = write_run(events, sim.fates, out)
-        print(f"wrote {n} events of {customers} customers to {out} and their fates to {side}")
+        def weeks():  # a week at a time: memory stays flat however many events
+            t = start
+            while t < end:
+                yield from sim.events_between(t, min(end, t + timedelta(days=7)))
+                t += timedelta(days=7)
+                print(f"\rsimulated {(t - start).days}/{days:g} days", end="", file=sys.stderr, flush=True)
+            print(file=sys.stderr)
+
+        n, side = write_run(weeks(), sim.fates, out)
+        print(f"wrote {n} events of {customers} {kind} customers to {out} and their fates to {side}")
         return 0
+    events = sim.events_between(start, end)
     with services(settings) as s:
         n = await _publish(s, events)
     print(f"published {n} events of {customers} customers to {s.bootstrap_servers}")

@@ -34,7 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("simulate", help="produce synthetic customers' events (with known fates)")
     s.add_argument("--customers", type=int, default=1000)
     s.add_argument("--days", type=float, default=180.0, help="simulated days; churners churn within them")
-    s.add_argument("--churn-share", type=float, default=0.3, help="share of customers who churn")
+    s.add_argument("--churn-share", type=float, default=0.3, help="share of customers who churn (shop kind)")
+    s.add_argument("--kind", choices=["shop", "app"], default="shop",
+                   help="shop: shoppers who fade away before leaving; app: subscribers whose churn follows from "
+                        "how much they use particular app features")
     s.add_argument("--seed", type=int, default=7)
     s.add_argument("--start", type=datetime.fromisoformat, default=datetime.fromisoformat("2024-01-01T00:00:00+00:00"))
     s.add_argument("--out", type=Path, default=None, help="write JSONL (and FILE.fates.json) instead of publishing")
@@ -105,7 +108,7 @@ def _dispatch(args: argparse.Namespace, settings) -> int:  # noqa: ANN001
         from cli.commands import simulate
 
         return asyncio.run(simulate(settings, args.customers, args.days, args.seed, args.start, args.out,
-                                    args.churn_share))
+                                    args.churn_share, args.kind))
     if args.command == "replay":
         from cli.commands import replay
 

@@ -89,19 +89,31 @@ class Settings(BaseSettings):
 
     # --- model and labels
     horizon_days: float = Field(default=30.0, gt=0, description="Silence this long after a snapshot makes it a positive label.")
+    label_rule: Literal["silence", "stops"] = Field(
+        default="silence", description="silence: a snapshot is positive when the horizon after it passes in silence "
+                                       "(is the customer already gone?); stops: when a horizon's silence begins within "
+                                       "it (will this active customer leave within the horizon?) — for app-centred "
+                                       "products whose churners do not fade first.")
     snapshot_interval_days: float = Field(default=7.0, gt=0, description="At most one pending snapshot per customer per interval.")
     min_labels: int = Field(default=200, ge=0, description="Labels the model must have seen before it replaces the rule-based prior.")
     publish_every: int = Field(default=200, ge=1, description="Learner publishes a model version every N examples.")
     model_poll_s: float = Field(default=2.0, gt=0, description="How often scorers look for a newer model version.")
+
+    app_features: str = Field(default="", description="Comma-separated app features that get model features of their "
+                              "own (at most 12); empty: the vocabulary is learnt from the stream.")
 
     # --- alert policy
     threshold_watch: float = Field(default=0.5, ge=0, le=1)
     threshold_high: float = Field(default=0.7, ge=0, le=1)
     threshold_critical: float = Field(default=0.85, ge=0, le=1)
     hysteresis: float = Field(default=0.05, ge=0, le=0.5, description="A tier is left only below its threshold minus this.")
-    tier_mode: Literal["fixed", "precision", "capacity"] = Field(
-        default="fixed", description="fixed: the thresholds above; precision / capacity: set by the learner from the "
-                                     "resolved labels, used with the model that published them (the prior keeps the fixed ones).")
+    tier_mode: Literal["share", "fixed", "precision", "capacity"] = Field(
+        default="share", description="share (default): once the model is in use, watch/high/critical flag the top "
+                                     "tier_top_share, half and a fifth of it of the resolved snapshots' scores, whatever "
+                                     "the base rate; fixed: the thresholds above; precision / capacity: set by the "
+                                     "learner from the resolved labels. All but fixed are used with the model that "
+                                     "published them (the prior keeps the fixed ones).")
+    tier_top_share: float = Field(default=0.1, gt=0, lt=1, description="share mode: share of customers at watch or above.")
     tier_target_precision: float = Field(default=0.6, gt=0, le=1, description="precision mode: watch tier's alert precision "
                                          "(high and critical aim a third and two thirds of the way on to 1).")
     tier_daily_capacity: float = Field(default=200.0, gt=0, description="capacity mode: watch alerts per day the team "

@@ -20,7 +20,11 @@ def tier_goal(settings: Settings) -> dict[str, float] | None:
 
     >>> tier_goal(Settings(tier_mode="capacity", tier_daily_capacity=50))
     {'daily_capacity': 50.0}
+    >>> tier_goal(Settings())
+    {'top_share': 0.1}
     """
+    if settings.tier_mode == "share":
+        return {"top_share": settings.tier_top_share}
     if settings.tier_mode == "precision":
         return {"target_precision": settings.tier_target_precision}
     if settings.tier_mode == "capacity":
@@ -33,6 +37,10 @@ def processor_from(settings: Settings, scorer: Scorer) -> Processor:
     (the policy file is loaded here; a bad one raises ``ConfigError`` naming the key)."""
     rules = OfferRules(OfferPolicy.load(settings.policy_file), control_share=settings.control_share,
                        approval_above=settings.approval_above)
+    if settings.app_features:  # a configured vocabulary of app features overrides the learnt one
+        from models.vocabulary import Vocabulary
+
+        scorer.vocabulary = Vocabulary.of(settings.app_features.split(","))
     return Processor(scorer=scorer, tiers=tiers_from(settings), horizon_days=settings.horizon_days,
                      snapshot_interval_days=settings.snapshot_interval_days, cooldown_days=settings.cooldown_days,
-                     offers=rules)
+                     offers=rules, label_rule=settings.label_rule)

@@ -111,6 +111,7 @@ class Processor:
     snapshot_interval_days: float
     cooldown_days: float
     offers: OfferRules | None = None  # None: alerts without offers
+    label_rule: str = "silence"  # models.labelling.RULES
     _learned: tuple[tuple[float, float, float], Tiers] | None = field(default=None, repr=False)
 
     @property
@@ -142,6 +143,7 @@ class Processor:
             return Step("duplicate", record)
         seen_before = record.state.last_activity_at if record.state is not None else None
         record.state = apply_event(record.state, event)
+        self.scorer.note_usage(event)  # towards the learnt vocabulary of app features
         if isinstance(event, ProfileUpdate):
             if event.snooze_until is not None:
                 record.alert = snooze(record.alert, event.snooze_until)
@@ -164,7 +166,7 @@ class Processor:
         elif is_activity(event):
             record.churn_noted_at = None
             if record.pending is not None:
-                record.pending, ex = labelling.on_activity(record.pending, t, self.horizon_days)
+                record.pending, ex = labelling.on_activity(record.pending, t, self.horizon_days, self.label_rule)
                 if ex is not None:
                     step.labels.append(ex)
             if record.tracking is not None:
@@ -181,7 +183,7 @@ class Processor:
             return Step("stale", record)
         step = Step("scored", record, trigger="silence")
         if record.pending is not None:
-            record.pending, ex = labelling.on_silence(record.pending, t, self.horizon_days)
+            record.pending, ex = labelling.on_silence(record.pending, t, self.horizon_days, self.label_rule)
             if ex is not None:
                 step.labels.append(ex)
         if record.tracking is not None:
@@ -204,7 +206,7 @@ class Processor:
 
     def _score(self, customer_id: str, record: CustomerRecord, step: Step, now: datetime, *, trigger: str) -> None:
         t = now.timestamp()
-        x = compute_features(record.state, now)
+        x = compute_features(record.state, now, self.scorer.vocabulary)
         score, version = self.scorer.score(x)
         step.features, step.score, step.version, step.trigger, step.at = x, score, version, trigger, t
         if record.churn_noted_at is None:  # a customer already lost gets a win-back, not a retention alert
@@ -249,7 +251,7 @@ class Processor:
         if nxt is not None:
             candidates.append(nxt.timestamp())
         if record.pending is not None:
-            candidates.append(labelling.horizon_due(record.pending, self.horizon_days))
+            candidates.append(labelling.horizon_due(record.pending, self.horizon_days, self.label_rule))
         if record.tracking is not None:  # the horizon's end; a silence after the offer is covered by last + horizon below
             candidates.append(record.tracking.offered_at + self.horizon_days * DAY_S)
         last = record.state.last_activity_at

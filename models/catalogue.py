@@ -98,7 +98,32 @@ _SPECS = (
                 "Managed accounts get human attention and churn less."),
     FeatureSpec("days_since_last_activity", "days since the last order, support or app event from the customer; none: days since first seen", "-",
                 "Silence across every channel: the broadest sign of drifting away."),
+    # ---- engagement (per usage key; keys are app features, or login / push_opened)
+    FeatureSpec("events_28d", "placed orders + tickets opened + app sessions + uses of every key, in the last 28 days", "28d",
+                "Overall volume of use, whatever the product."),
+    FeatureSpec("active_days_28d", "days among the last 28 with at least one of those", "28d",
+                "Habit: a customer who comes back on many days is hard to lose."),
+    FeatureSpec("main_features_used_28d", "vocabulary slots holding an app feature that were used in the last 28 days", "28d",
+                "Breadth over the app's main features (the vocabulary), named, unlike features_used_28d."),
+    FeatureSpec("use_other_28d", "uses in the last 28 days of keys outside the vocabulary (pooled)", "28d",
+                "Use of everything the vocabulary does not name."),
 )
+
+VOCABULARY_SLOTS = 12  # == models.vocabulary.SIZE (checked in tests/unit/test_vocabulary.py)
+_SLOT_SPECS = (
+    ("7d", "uses of slot {i}'s key in the last 7 days", "7d",
+     "Use of one named feature this week; against the usual level it shows a change of habit."),
+    ("28d", "uses of slot {i}'s key in the last 28 days", "28d",
+     "How much the customer uses this feature: churn risk often depends on a few features."),
+    ("usual_28d", "the key's usual uses per 28 days: uses in the days before the last 28 (week buckets, about two "
+     "months) / those days since first seen x 28; with under 14 such days: use_{i}_28d", "past",
+     "The customer's own past, the yardstick for the 7- and 28-day figures."),
+    ("share_28d", "use_{i}_28d / all uses of every key in the last 28 days; 0 without any", "28d",
+     "The mix of use: what the customer comes for."),
+)
+_SPECS = _SPECS + tuple(
+    FeatureSpec(f"use_{i}_{suffix}", formula.format(i=i), window, why)
+    for i in range(1, VOCABULARY_SLOTS + 1) for suffix, formula, window, why in _SLOT_SPECS)
 
 CATALOGUE: dict[str, FeatureSpec] = {f.name: f for f in _SPECS}
 FEATURE_NAMES: tuple[str, ...] = tuple(CATALOGUE)
@@ -121,6 +146,11 @@ def catalogue_markdown() -> str:
         "calendar days back from `now`'s day; windows of 90 days and more use week",
         "buckets (Monday to Sunday), a week counting when its middle day (Thursday) falls",
         "inside the window. Durations in days are capped at 3650.",
+        "",
+        "`use_<i>_*` describe the key in slot *i* of the vocabulary (`models/vocabulary.py`):",
+        "the most used app features learnt from the stream and carried in the model registry,",
+        "or the configured list `CHURN_APP_FEATURES`. Reasons name the key (\"Messages fell to",
+        "3 in the last 28 days, from about 40\"). An empty slot's features are 0.",
         "",
         "| # | feature | window | formula (and default) | why it signals churn |",
         "|---|---|---|---|---|",

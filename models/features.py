@@ -19,11 +19,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from models.catalogue import CATALOGUE, FEATURE_NAMES, FeatureSpec, catalogue_markdown
+from models import usage
+from models.catalogue import CATALOGUE, FEATURE_NAMES, VOCABULARY_SLOTS, FeatureSpec, catalogue_markdown
 from models.state import DAY_S, CustomerState, day_of, week_of
+from models.sentences import describe, informative
+from models.vocabulary import ACTIVITY_KEYS as _ACTIVITY, Vocabulary
 
 __all__ = ["CATALOGUE", "FEATURE_NAMES", "FeatureSpec", "catalogue_markdown", "compute_features",
-           "value_segment", "describe", "CLV_HIGH", "CLV_LOW", "CLV_YEARS", "DEFAULT_CSAT", "MAX_DAYS"]
+           "value_segment", "describe", "informative", "CLV_HIGH", "CLV_LOW", "CLV_YEARS", "DEFAULT_CSAT", "MAX_DAYS"]
 
 MAX_DAYS = 3650.0      # every "days since" is capped here
 DEFAULT_CSAT = 4.0     # csat_recent of a customer who never rated (a typical, content customer)
@@ -32,8 +35,14 @@ CLV_HIGH = 1000.0      # clv_estimate at or above: "high" value segment
 CLV_LOW = 100.0        # clv_estimate below (and weak RFM): "low" value segment
 
 
-def compute_features(state: CustomerState, now: datetime) -> dict[str, float]:
-    """Every feature of :data:`FEATURE_NAMES`, as finite floats, in that order."""
+_EMPTY = Vocabulary()
+
+
+def compute_features(state: CustomerState, now: datetime, vocab: Vocabulary | None = None) -> dict[str, float]:
+    """Every feature of :data:`FEATURE_NAMES`, as finite floats, in that order.
+
+    ``vocab`` says which usage key feeds each ``use_<i>_*`` slot (none: all slots empty).
+    """
     s, t = state, now.timestamp()
     nd = day_of(t)
     head = nd if s.head_day is None else s.head_day
@@ -96,7 +105,44 @@ def compute_features(state: CustomerState, now: datetime) -> dict[str, float]:
     x["marketing_consent"] = 1.0 if s.marketing_consent else 0.0
     x["has_owner"] = 1.0 if s.owner else 0.0
     x["days_since_last_activity"] = since(s.last_activity)
+    _engagement(x, s, nd, off, vocab or _EMPTY)
     return x
+
+
+def _engagement(x: dict[str, float], s: CustomerState, nd: int, off: int, vocab: Vocabulary) -> None:
+    n28, n7 = max(0, usage.USAGE_DAYS - off), max(0, 7 - off)
+    events = sum(s.d_orders[:n28]) + sum(s.d_tickets[:n28]) + sum(s.d_sessions[:n28])
+    size = vocab.size
+    c7, c28, usual = [0.0] * size, [0.0] * size, [0.0] * size
+    other = 0.0
+    if s.u_keys:
+        slots = vocab.hashes
+        first = nd if s.first_seen is None else day_of(s.first_seen)
+        head = s.head_day if s.head_day is not None else nd
+        for h, ring, wring in zip(s.u_keys, s.u_days, s.u_weeks):
+            used = float(sum(ring[:n28])) if n28 < len(ring) else float(sum(ring))
+            k = slots.get(h)
+            if k is None:
+                other += used
+                continue
+            c7[k], c28[k] = float(sum(ring[:n7])), used
+            per_day = usage.usual_per_day(ring, wring, head, off, first)
+            usual[k] = used if per_day is None else round(per_day * 28, 1)
+    total = sum(c28) + other
+    x["events_28d"] = float(events + total)
+    x["active_days_28d"] = float((s.active_bits & ((1 << n28) - 1)).bit_count())
+    x["main_features_used_28d"] = float(sum(1 for k, n in enumerate(c28) if n and vocab.names[k] not in _ACTIVITY))
+    x["use_other_28d"] = other
+    for k, (n7, n28n, nu, ns) in enumerate(_SLOT_NAMES):
+        if k < size:
+            x[n7], x[n28n], x[nu] = c7[k], c28[k], usual[k]
+            x[ns] = round(c28[k] / total, 3) if total else 0.0
+        else:
+            x[n7] = x[n28n] = x[nu] = x[ns] = 0.0
+
+
+_SLOT_NAMES = tuple(tuple(f"use_{i}_{w}" for w in ("7d", "28d", "usual_28d", "share_28d"))
+                    for i in range(1, VOCABULARY_SLOTS + 1))
 
 
 def _trend(recent: float, before: float) -> float:
@@ -138,78 +184,3 @@ def value_segment(features: dict[str, float]) -> str:
 
 def _score(v: float, top: float, mid: float) -> int:
     return 3 if v >= top else 2 if v >= mid else 1
-
-
-def _n(v: float, one: str, many: str | None = None) -> str:
-    k = round(v)
-    return f"{k:g} {one if k == 1 else (many or one + 's')}"
-
-
-def _pct(v: float) -> str:
-    return f"{'up' if v > 0 else 'down'} {abs(v) * 100:.0f}%"
-
-
-def _change(recent: float, before: float) -> str:
-    if before <= 0:
-        return "new" if recent > 0 else "unchanged"
-    return "unchanged" if recent == before else _pct(recent / before - 1)
-
-
-_SAY = {
-    "days_since_last_order": lambda x: f"No order for {x['days_since_last_order']:.0f} days",
-    "orders_30d": lambda x: f"{_n(x['orders_30d'], 'order')} in the last 30 days",
-    "orders_90d": lambda x: f"{_n(x['orders_90d'], 'order')} in the last 90 days",
-    "orders_365d": lambda x: f"{_n(x['orders_365d'], 'order')} in the last year",
-    "order_gap_typical_days": lambda x: f"Usually orders every {x['order_gap_typical_days']:.0f} days",
-    "order_overdue_ratio": lambda x: (f"No order for {x['days_since_last_order']:.0f} days, "
-                                      f"{x['order_overdue_ratio']:.1f}x longer than usual for this customer"),
-    "spend_90d": lambda x: f"Spent {x['spend_90d']:.2f} in the last 90 days",
-    "spend_trend": lambda x: f"Spending {_change_trend(x['spend_trend'])} (last 90 days vs the 90 before)",
-    "avg_order_value": lambda x: f"Average order worth {x['avg_order_value']:.2f}",
-    "discount_share": lambda x: f"{x['discount_share'] * 100:.0f}% of order value came from discounts",
-    "cancel_share": lambda x: f"{x['cancel_share'] * 100:.0f}% of orders cancelled",
-    "refund_share": lambda x: f"{x['refund_share'] * 100:.0f}% of orders refunded",
-    "return_share": lambda x: f"{x['return_share'] * 100:.0f}% of orders returned",
-    "tickets_30d": lambda x: f"{_n(x['tickets_30d'], 'support ticket')} in the last 30 days",
-    "complaints_30d": lambda x: f"{_n(x['complaints_30d'], 'complaint')} in the last 30 days",
-    "open_tickets": lambda x: f"{_n(x['open_tickets'], 'support ticket')} still open",
-    "reopened_tickets_90d": lambda x: f"{_n(x['reopened_tickets_90d'], 'ticket')} reopened in the last 90 days",
-    "escalations_90d": lambda x: f"{_n(x['escalations_90d'], 'escalation')} in the last 90 days",
-    "csat_recent": lambda x: f"Recent satisfaction {x['csat_recent']:.1f} out of 5",
-    "sentiment_trend": lambda x: f"Tone in support contacts {'worsening' if x['sentiment_trend'] < 0 else 'improving' if x['sentiment_trend'] > 0 else 'steady'} ({x['sentiment_trend']:+.2f})",
-    "resolution_hours_avg": lambda x: f"Tickets took {x['resolution_hours_avg']:.0f} hours to resolve on average",
-    "repeat_issue_30d": lambda x: f"Same problem raised twice within 30 days ({_n(x['repeat_issue_30d'], 'topic')})",
-    "days_since_last_login": lambda x: f"No app login for {x['days_since_last_login']:.0f} days",
-    "sessions_7d": lambda x: f"{_n(x['sessions_7d'], 'app session')} in the last 7 days",
-    "sessions_28d": lambda x: f"{_n(x['sessions_28d'], 'app session')} in the last 4 weeks",
-    "session_trend": lambda x: (f"App sessions {_change(x['sessions_7d'] / 7, x['sessions_28d'] / 28)} "
-                                "(last 7 days vs last 4 weeks)"),
-    "session_length_trend": lambda x: f"App sessions {_change_trend(x['session_length_trend'])} in length compared with usual",
-    "features_used_28d": lambda x: f"{_n(x['features_used_28d'], 'app feature')} used in the last 4 weeks",
-    "notifications_disabled": lambda x: "Turned off app notifications" if x["notifications_disabled"] else "App notifications on",
-    "uninstalled": lambda x: "Uninstalled the app" if x["uninstalled"] else "App installed",
-    "tenure_days": lambda x: f"Customer for {x['tenure_days']:.0f} days",
-    "clv_estimate": lambda x: f"Expected value about {x['clv_estimate']:.0f}",
-    "marketing_consent": lambda x: "Agreed to marketing" if x["marketing_consent"] else "No marketing consent",
-    "has_owner": lambda x: "Has an account manager" if x["has_owner"] else "No account manager",
-    "days_since_last_activity": lambda x: f"No activity of any kind for {x['days_since_last_activity']:.0f} days",
-}
-assert tuple(_SAY) == FEATURE_NAMES, "every feature needs a sentence"
-
-
-def _change_trend(v: float) -> str:
-    """Wording of a -1..1 trend (recent - before) / max: down is relative to before."""
-    if v == 0:
-        return "unchanged"
-    return _pct(v) if v < 0 else _pct(1 / (1 - v) - 1) if v < 1 else "new"
-
-
-def describe(name: str, features: dict[str, float]) -> str:
-    """A sentence a retention agent understands for feature ``name`` in context.
-
-    >>> describe("complaints_30d", {"complaints_30d": 2.0})
-    '2 complaints in the last 30 days'
-    >>> describe("session_trend", {"sessions_7d": 2.0, "sessions_28d": 20.0, "session_trend": -0.6})
-    'App sessions down 60% (last 7 days vs last 4 weeks)'
-    """
-    return _SAY[name](features)

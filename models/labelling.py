@@ -20,6 +20,16 @@ ROC AUC is 0.746 that way, 0.763 held, same learning rate; see docs/MODEL.md). H
 the label stream at any moment is an unbiased sample of the snapshots taken one
 horizon earlier. While a negative is held no new snapshot is taken.
 
+Two label rules (``CHURN_LABEL_RULE``). ``silence`` (the default, above): positive
+when the horizon after the snapshot passes in silence — "is this customer already
+gone?", the question of CDNOW's holdout. ``stops``: positive when a silence of a
+horizon *begins* within the snapshot's horizon (the customer's latest activity in it
+is followed by a horizon without any), or the account is closed; negative at the
+first activity past the horizon without such a silence — "will this customer, still
+here, leave within the horizon?", the question a retention team asks of an app whose
+churners do not fade first. It resolves between one and two horizons after the
+snapshot, on resolution (no holding: its negatives are known only past the horizon).
+
 Examples carry no customer id: they leave the customer's partition for the one
 learner. Times are epoch seconds; ``now`` may be an aware ``datetime`` or a float.
 
@@ -67,16 +77,20 @@ class Snapshot:
     model_version: str
     outcome: bool | None = None
     resolved_at: float | None = None
+    last_seen: float | None = None  # latest activity within the horizon (churn-within-horizon labels)
 
     def to_json(self) -> dict[str, Any]:
         """Compact JSON: values only when the keys are the catalogue in order."""
         names = _catalogue()
-        if names is not None and tuple(self.x) == names:
+        if names is not None and tuple(self.x) == names[:len(self.x)]:  # the catalogue, or its start (an
+            # older snapshot, from before features were added at its end)
             doc = {"t": self.taken_at, "v": self.model_version, "x": list(self.x.values())}
         else:
             doc = {"t": self.taken_at, "v": self.model_version, "d": dict(self.x)}
         if self.outcome is not None:
             doc["y"], doc["r"] = self.outcome, self.resolved_at
+        if self.last_seen is not None:
+            doc["l"] = self.last_seen
         return doc
 
     @classmethod
@@ -85,9 +99,10 @@ class Snapshot:
             x = dict(zip(_catalogue() or (), obj["x"]))
         else:
             x = dict(obj["d"])
-        y, r = obj.get("y"), obj.get("r")
+        y, r, last = obj.get("y"), obj.get("r"), obj.get("l")
         return cls(taken_at=float(obj["t"]), x=x, model_version=str(obj["v"]),
-                   outcome=None if y is None else bool(y), resolved_at=None if r is None else float(r))
+                   outcome=None if y is None else bool(y), resolved_at=None if r is None else float(r),
+                   last_seen=None if last is None else float(last))
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +143,14 @@ def _resolve(s: Snapshot, y: bool, at: float) -> LabelledExample:
     return LabelledExample(x=s.x, y=y, taken_at=s.taken_at, resolved_at=at, model_version=s.model_version)
 
 
-def horizon_due(pending: Snapshot, horizon_days: float) -> float:
-    """Epoch seconds when ``pending`` becomes positive if the customer stays silent."""
+RULES = ("silence", "stops")
+
+
+def horizon_due(pending: Snapshot, horizon_days: float, rule: str = "silence") -> float:
+    """Epoch seconds when ``pending`` becomes positive if the customer stays silent
+    (``rule="stops"``: a horizon after the customer's latest activity within its horizon)."""
+    if rule == "stops" and pending.outcome is None:
+        return (pending.last_seen if pending.last_seen is not None else pending.taken_at) + horizon_days * DAY
     return pending.taken_at + horizon_days * DAY
 
 
@@ -156,8 +177,8 @@ def on_score(pending: Snapshot | None, last_snapshot_at: float | None, now: floa
     return Snapshot(taken_at=t, x={k: float(f"{v:.6g}") for k, v in x.items()}, model_version=version)
 
 
-def on_activity(pending: Snapshot | None, now: float | datetime,
-                horizon_days: float) -> tuple[Snapshot | None, LabelledExample | None]:
+def on_activity(pending: Snapshot | None, now: float | datetime, horizon_days: float,
+                rule: str = "silence") -> tuple[Snapshot | None, LabelledExample | None]:
     """The customer is active: negative within the horizon (held until the horizon),
     positive if it had passed.
 
@@ -166,7 +187,14 @@ def on_activity(pending: Snapshot | None, now: float | datetime,
     """
     if pending is None:
         return None, None
-    t, due = _epoch(now), horizon_due(pending, horizon_days)
+    t, due = _epoch(now), horizon_due(pending, horizon_days, rule)
+    if rule == "stops" and pending.outcome is None:
+        last = pending.last_seen if pending.last_seen is not None else pending.taken_at
+        if t > due:  # a silence of a horizon began at ``last``, within the snapshot's horizon
+            return None, _resolve(pending, True, due)
+        if t <= pending.taken_at + horizon_days * DAY:
+            return replace(pending, last_seen=max(t, last)), None
+        return None, _resolve(pending, False, t)  # still active past the horizon, never a horizon's silence
     if t > due:
         return None, _resolve(pending, True, due)
     if pending.outcome is not None:
@@ -174,8 +202,8 @@ def on_activity(pending: Snapshot | None, now: float | datetime,
     return replace(pending, outcome=False, resolved_at=t), None
 
 
-def on_silence(pending: Snapshot | None, now: float | datetime,
-               horizon_days: float) -> tuple[Snapshot | None, LabelledExample | None]:
+def on_silence(pending: Snapshot | None, now: float | datetime, horizon_days: float,
+               rule: str = "silence") -> tuple[Snapshot | None, LabelledExample | None]:
     """Silence sweep: at the horizon, the held outcome or else positive; before it, wait.
 
     >>> s = Snapshot(0.0, {}, "rules-1")
@@ -184,7 +212,7 @@ def on_silence(pending: Snapshot | None, now: float | datetime,
     """
     if pending is None:
         return None, None
-    due = horizon_due(pending, horizon_days)
+    due = horizon_due(pending, horizon_days, rule)
     if _epoch(now) < due:
         return pending, None
     return None, _resolve(pending, True, due)

@@ -23,7 +23,12 @@ per day of the span they were taken in). Scorers use them with that model.
 Hand-over from the rule prior: every example is also scored by the prior, and a
 version's meta says ``ready`` only when the model has seen ``min_labels`` examples,
 at least ``MIN_PER_CLASS`` of each label, and its rolling ROC AUC is at least the
-prior's on the same examples. Scorers use a model only when it is ready, so an
+prior's on the same examples — the examples of customers who were active in the
+``ACTIVE_DAYS`` before their snapshot (at least ``MIN_PER_CLASS`` of each label among
+them). Snapshots taken at silence checkpoints, of customers already silent for weeks,
+are labelled churned by that very silence: the prior, which scores silence, ranks them
+almost perfectly, and judged on them the model never took over (an app-centred product
+kept ``rules-1`` after 3,257 labels). Alerts matter for customers who are still there. Scorers use a model only when it is ready, so an
 immature model never replaces the transparent prior. Once ready, a model stays ready
 until its rolling ROC AUC falls ``READY_MARGIN`` below the prior's: the window's noise
 alone must not switch the alerts' scorer back and forth between versions.
@@ -43,12 +48,16 @@ from models.metrics import ModelMetrics
 from models.model import DEFAULT_KIND, ChurnModel
 from models.prior import RulePrior
 from models.thresholds import thresholds_from_labels
+from models.vocabulary import Vocabulary, changed_slots
 from schemas.errors import ConfigError
 
 if TYPE_CHECKING:
     from models.registry import ModelRegistry
 
+
+SLOT_FEATURES = ("7d", "28d", "usual_28d", "share_28d")  # the use_<i>_* features of a vocabulary slot
 MIN_PER_CLASS = 20
+ACTIVE_DAYS = 14.0  # an example counts for the hand-over when the customer was active this recently
 READY_EVERY = 100
 READY_MARGIN = 0.02  # a ready model is handed back to the prior only when it ranks this much worse
 
@@ -67,10 +76,16 @@ class Learner:
         self.window: deque[tuple[float, bool]] = deque(maxlen=window)
         self._auc = rmetrics.RollingROCAUC(window_size=window)
         self._prior_auc = rmetrics.RollingROCAUC(window_size=window)  # the prior, on the same examples
+        # the same two on the examples of customers still active when scored (the hand-over's judge)
+        self._active_auc = rmetrics.RollingROCAUC(window_size=window)
+        self._active_prior_auc = rmetrics.RollingROCAUC(window_size=window)
+        self._active_ys: deque[bool] = deque(maxlen=window)
         self._log_loss = rutils.Rolling(rmetrics.LogLoss, window_size=window)
         self.taken: deque[float] = deque(maxlen=window)  # when each example's snapshot was taken
         self.tier_goal = tier_goal
         self.ready = False  # for in-process use (the backtest); scorers in workers read the meta
+        self.ready_at: int | None = None  # labels seen when the model last took over
+        self.vocabulary = Vocabulary()  # the one the examples' use_<i>_* slots were computed with
         self.drifts, self._adwin, self._since_publish = drifts, drift.ADWIN(), 0
 
     @classmethod
@@ -85,7 +100,18 @@ class Learner:
         kwargs.setdefault("drifts", int(meta.get("drifts", 0)))
         learner = cls(model, registry=registry, **kwargs)
         learner.ready = bool(meta.get("ready", False))  # a model in use stays in use across a restart
+        learner.ready_at = meta.get("ready_at_labels")
+        learner.vocabulary = Vocabulary.from_json(meta.get("vocabulary"))
         return learner
+
+    def use_vocabulary(self, vocab: Vocabulary) -> list[int]:
+        """Adopt ``vocab``; the model forgets the weights of every slot whose key changed
+        (they were learnt for another feature). Returns those slots (0-based)."""
+        slots = changed_slots(self.vocabulary, vocab)
+        if slots:
+            self.model.forget([f"use_{i + 1}_{w}" for i in slots for w in SLOT_FEATURES])
+        self.vocabulary = vocab
+        return slots
 
     def weight(self, y: bool) -> float:
         """Weight of a ``y`` example: majority/minority ratio for the minority class."""
@@ -99,8 +125,13 @@ class Learner:
         t0 = time.perf_counter()
         p = self.model.score(ex.x)
         self.window.append((p, ex.y))
+        q = self.prior.score(ex.x)
         self._auc.update(ex.y, p)
-        self._prior_auc.update(ex.y, self.prior.score(ex.x))
+        self._prior_auc.update(ex.y, q)
+        if ex.x.get("days_since_last_activity", 0.0) < ACTIVE_DAYS:
+            self._active_auc.update(ex.y, p)
+            self._active_prior_auc.update(ex.y, q)
+            self._active_ys.append(ex.y)
         self._log_loss.update(ex.y, p)
         self.taken.append(ex.taken_at)
         self._adwin.update((float(ex.y) - p) ** 2)
@@ -111,7 +142,9 @@ class Learner:
         self.model.learn(ex.x, ex.y, self.weight(ex.y))
         self._since_publish += 1
         if self.model.n_seen % READY_EVERY == 0:  # AUCs over the window are not free: amortised
-            self.ready = self._check_ready()
+            was, self.ready = self.ready, self._check_ready()
+            if self.ready and not was:
+                self.ready_at = self.model.n_seen
         if self.metrics:
             self.metrics.examples.labels(label="positive" if ex.y else "negative").inc()
             self.metrics.learn_seconds.observe(time.perf_counter() - t0)
@@ -131,7 +164,9 @@ class Learner:
         """Publish the current model with its health as meta; the model takes the new version."""
         if self.registry is None:
             raise ValueError("this learner has no registry to publish to")
+        self.use_vocabulary(Vocabulary.from_json(await self.registry.vocabulary()))
         meta = self.health()
+        meta["vocabulary"] = self.vocabulary.to_json()
         self.model.version = await self.registry.publish(self.model.to_bytes(), meta)
         self._since_publish = 0
         if self.metrics:
@@ -154,8 +189,16 @@ class Learner:
             return float("nan"), float("nan")
         return self._auc.get(), self._prior_auc.get()
 
+    def _active_aucs(self) -> tuple[float, float]:
+        """Both rolling ROC AUCs on the examples of customers active in the ``ACTIVE_DAYS``
+        before their snapshot (``nan`` until both classes have ``MIN_PER_CLASS`` there)."""
+        pos = sum(self._active_ys)
+        if min(pos, len(self._active_ys) - pos) < MIN_PER_CLASS:
+            return float("nan"), float("nan")
+        return self._active_auc.get(), self._active_prior_auc.get()
+
     def _check_ready(self) -> bool:
-        return bool(self.window) and self.ready_given(*self._window_aucs())
+        return bool(self.window) and self.ready_given(*self._active_aucs())
 
     def window_tiers(self) -> list[float] | None:
         """:meth:`learned_tiers` on the current window; ``None`` without a goal or labels."""
@@ -174,6 +217,17 @@ class Learner:
         except ConfigError:
             return None
 
+    def handover(self) -> dict[str, Any]:
+        """Why the model is (or is not yet) the scorer in use: labels of each class, the
+        thresholds of the rule, both rolling ROC AUCs on the same resolved examples."""
+        h = {k: v for k, v in self.health().items() if k in ("n_seen", "positives", "negatives", "ready",
+                                                             "roc_auc", "prior_roc_auc", "active_roc_auc",
+                                                             "active_prior_roc_auc", "window")}
+        h["active_positives"] = sum(self._active_ys)
+        h["active_negatives"] = len(self._active_ys) - h["active_positives"]
+        h.update(ready=self.ready, min_labels=self.min_labels, min_per_class=MIN_PER_CLASS, ready_at_labels=self.ready_at)
+        return h
+
     def health(self) -> dict[str, Any]:
         """Rolling progressive-validation metrics; also pushed to the Prometheus gauges."""
         m, w = self.model, self.window
@@ -182,7 +236,9 @@ class Learner:
         if w:
             ps, ys = [p for p, _ in w], [y for _, y in w]
             h["roc_auc"], h["prior_roc_auc"] = self._window_aucs()
-            h["ready"] = self.ready_given(h["roc_auc"], h["prior_roc_auc"])
+            h["active_roc_auc"], h["active_prior_roc_auc"] = self._active_aucs()
+            h["ready"] = self.ready_given(h["active_roc_auc"], h["active_prior_roc_auc"])
+            h["ready_at_labels"] = self.ready_at if h["ready"] else None
             h["log_loss"] = self._log_loss.get()
             h["brier"] = sum((float(y) - p) ** 2 for p, y in w) / len(w)
             h["positive_rate"] = sum(ys) / len(w)

@@ -29,6 +29,7 @@ from typing import Callable, Mapping
 from river import compose, forest, linear_model, optim, preprocessing, tree
 
 from models.prior import shares, sigmoid, top_reasons
+from models.vocabulary import Vocabulary
 from schemas.events import Reason
 
 RATIO_CAP = 20.0
@@ -104,20 +105,34 @@ class ChurnModel:
         for _ in range(reps):
             self.pipeline.learn_one(x, bool(y))
 
-    def explain(self, x: Mapping[str, float], top: int = 3) -> list[Reason]:
-        """Top features raising the score, as shares of ``score - baseline``."""
+    def explain(self, x: Mapping[str, float], top: int = 3, vocab: Vocabulary | None = None) -> list[Reason]:
+        """Top features raising the score, as shares of ``score - baseline``; ``vocab``
+        names the app features of the ``use_<i>_*`` slots."""
         p = self.score(x)
         last = self.pipeline[list(self.pipeline.steps)[-1]]
         if isinstance(last, linear_model.LogisticRegression):
             z = self.pipeline["StandardScaler"].transform_one(squash(x))
             contribs = {k: last.weights.get(k, 0.0) * v for k, v in z.items()}
-            return top_reasons(x, shares(contribs, p - sigmoid(last.intercept)), top)
+            return top_reasons(x, shares(contribs, p - sigmoid(last.intercept)), top, vocab)
         contribs = {}
         for k, v in x.items():
             mean = self._means.get(k, v)
             if mean != v:
                 contribs[k] = p - self.score({**x, k: mean})
-        return top_reasons(x, contribs, top)
+        return top_reasons(x, contribs, top, vocab)
+
+    def forget(self, names: list[str]) -> None:
+        """Forget what was learnt about features ``names`` (a vocabulary slot changed its
+        key: its weights meant another feature). Logistic pipeline only; trees keep theirs."""
+        last = self.pipeline[list(self.pipeline.steps)[-1]]
+        if not isinstance(last, linear_model.LogisticRegression):
+            return
+        scaler = self.pipeline["StandardScaler"]
+        for name in names:
+            for stat in (last._weights, scaler.counts, scaler.means, scaler.vars):  # noqa: SLF001 - River's own
+                if name in stat:
+                    del stat[name]
+            self._means.pop(name, None)
 
     def to_bytes(self) -> bytes:
         """Pickle of the whole model (River estimators pickle; see test_model)."""

@@ -31,6 +31,8 @@ from __future__ import annotations
 import math
 from typing import Callable, Mapping
 
+from models.sentences import describe, informative
+from models.vocabulary import Vocabulary
 from schemas.events import Reason
 
 BIAS = -2.5
@@ -94,12 +96,11 @@ def sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
 
-def describe_safe(name: str, x: Mapping[str, float]) -> str:
-    """``models.features.describe`` when it knows the feature, else a plain sentence."""
+def describe_safe(name: str, x: Mapping[str, float], vocab: Vocabulary | None = None) -> str:
+    """``models.sentences.describe`` when it knows the feature, else a plain sentence."""
     try:
-        from models.features import describe
-        return describe(name, dict(x))
-    except (ImportError, KeyError, ValueError):
+        return describe(name, x, vocab)
+    except (KeyError, ValueError):
         return f"{name.replace('_', ' ')} is {x.get(name, 0.0):g}"
 
 
@@ -115,10 +116,18 @@ def shares(contribs: Mapping[str, float], total: float) -> dict[str, float]:
     return {k: total * c / norm for k, c in contribs.items()}
 
 
-def top_reasons(x: Mapping[str, float], contribs: Mapping[str, float], top: int) -> list[Reason]:
-    """Reasons for the ``top`` largest positive contributions, largest first."""
-    ranked = sorted((c, f) for f, c in contribs.items() if c > 0)[::-1][:top]
-    return [Reason(feature=f, value=float(x.get(f, 0.0)), contribution=round(c, 6), text=describe_safe(f, x))
+def top_reasons(x: Mapping[str, float], contribs: Mapping[str, float], top: int,
+                vocab: Vocabulary | None = None) -> list[Reason]:
+    """Reasons for the ``top`` largest positive contributions, largest first, leaving out
+    values that explain nothing (``models.sentences.informative``: a day of silence, no
+    complaint, years of tenure).
+
+    >>> [r.feature for r in top_reasons({"days_since_last_activity": 1.0, "complaints_30d": 2.0},
+    ...                                 {"days_since_last_activity": 0.3, "complaints_30d": 0.1}, 3)]
+    ['complaints_30d']
+    """
+    ranked = [(c, f) for c, f in sorted((c, f) for f, c in contribs.items() if c > 0)[::-1] if informative(f, x)][:top]
+    return [Reason(feature=f, value=float(x.get(f, 0.0)), contribution=round(c, 6), text=describe_safe(f, x, vocab))
             for c, f in ranked]
 
 
@@ -135,11 +144,11 @@ class RulePrior:
             z += w * term(x)
         return sigmoid(z)
 
-    def explain(self, x: Mapping[str, float], top: int = 3) -> list[Reason]:
+    def explain(self, x: Mapping[str, float], top: int = 3, vocab: Vocabulary | None = None) -> list[Reason]:
         """The rule terms that raise the score most, as shares of ``score - sigmoid(BIAS)``.
 
         >>> [r.feature for r in RulePrior().explain({"order_overdue_ratio": 4.0, "uninstalled": 1.0})]
         ['order_overdue_ratio', 'uninstalled']
         """
         contribs = {f: w * term(x) for f, w, term in RULES}
-        return top_reasons(x, shares(contribs, self.score(x) - sigmoid(BIAS)), top)
+        return top_reasons(x, shares(contribs, self.score(x) - sigmoid(BIAS)), top, vocab)

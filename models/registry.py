@@ -36,6 +36,17 @@ return v
 """
 
 
+_PROPOSE = """
+local cur = redis.call('GET', KEYS[1])
+local seen = tonumber(ARGV[1])
+local have = 0
+if cur then have = tonumber(cjson.decode(cur)['version']) end
+if have ~= seen then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+"""
+
+
 class ModelNotFound(ChurnError):
     """A model version's bytes are not (or no longer) in the registry."""
 
@@ -51,7 +62,9 @@ class ModelRegistry:
         self.redis, self.keep = redis, keep
         p = f"{prefix}:model:"
         self._keys = [p + "seq", p + "bytes:", p + "meta", p + "versions", p + "latest"]
+        self._usage, self._vocab = p + "usage", p + "vocabulary"
         self._publish = redis.register_script(_PUBLISH)
+        self._propose = redis.register_script(_PROPOSE)
 
     async def publish(self, model_bytes: bytes, meta: dict[str, Any]) -> str:
         """Store a new version atomically and return its id; ``created_at`` defaults to now."""
@@ -87,3 +100,28 @@ class ModelRegistry:
             return []
         raws = await self.redis.hmget(self._keys[2], ids)
         return [{"version": v, **json.loads(r)} for v, r in zip(ids, raws) if r is not None]
+
+    # ------------------------------------------------------------ vocabulary
+    async def add_usage(self, counts: dict[str, int]) -> None:
+        """Add one worker's usage counts (key → uses) to the shared ones (one round trip)."""
+        if not counts:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for key, n in counts.items():
+            pipe.zincrby(self._usage, n, key)
+        await pipe.execute()
+
+    async def usage(self, top: int) -> dict[str, float]:
+        """The ``top`` most used keys with their summed counts."""
+        rows = await self.redis.zrevrange(self._usage, 0, top - 1, withscores=True)
+        return {(k.decode() if isinstance(k, bytes) else k): float(v) for k, v in rows}
+
+    async def vocabulary(self) -> dict[str, Any] | None:
+        """The current vocabulary document, or ``None`` before the first."""
+        raw = await self.redis.get(self._vocab)
+        return None if raw is None else json.loads(raw)
+
+    async def propose_vocabulary(self, seen_version: int, doc: dict[str, Any]) -> bool:
+        """Replace the vocabulary with ``doc`` if its version is still ``seen_version``
+        (0: none yet); ``False`` when another worker changed it first."""
+        return bool(await self._propose(keys=[self._vocab], args=[seen_version, json.dumps(doc)]))

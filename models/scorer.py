@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from models.metrics import ModelMetrics
 from models.model import ChurnModel
 from models.prior import RulePrior
+from models.vocabulary import SIZE, UsageCounter, Vocabulary, learn_vocabulary, usage_key
 from schemas.events import Reason
 
 if TYPE_CHECKING:
@@ -43,8 +44,10 @@ class Scorer:
     """Rule prior or newest model, whichever is ready; every score names its version."""
 
     def __init__(self, prior: RulePrior | None = None, *, min_labels: int = 200,
-                 metrics: ModelMetrics | None = None) -> None:
+                 metrics: ModelMetrics | None = None, vocabulary: Vocabulary | None = None) -> None:
         self.prior = prior if prior is not None else RulePrior()
+        self.vocabulary = vocabulary if vocabulary is not None else Vocabulary()  # which key feeds which slot
+        self.usage = UsageCounter()  # keys seen since the last flush to the registry
         self.min_labels, self.metrics = min_labels, metrics
         self.model: ChurnModel | None = None
         self.loaded: str | None = None
@@ -94,11 +97,38 @@ class Scorer:
         return p, active.version
 
     def explain(self, x: Mapping[str, float], top: int = 3) -> list[Reason]:
-        """Top reasons from whichever scorer produced :meth:`score`."""
-        return self._active().explain(x, top)
+        """Top reasons from whichever scorer produced :meth:`score`, app features named
+        by the vocabulary."""
+        return self._active().explain(x, top, vocab=self.vocabulary)
+
+    def note_usage(self, event) -> None:  # noqa: ANN001
+        """Count the event's usage key (if any) towards the learnt vocabulary."""
+        key = usage_key(event)
+        if key is not None:
+            self.usage.observe(key)
+
+    async def sync_vocabulary(self, registry: ModelRegistry) -> bool:
+        """Flush the usage counts to the registry, propose the next vocabulary from the
+        summed counts and adopt whichever the registry holds; ``True`` when it changed.
+        A configured vocabulary (``CHURN_APP_FEATURES``) is kept as it is."""
+        await registry.add_usage(self.usage.drain())
+        if self.vocabulary.configured:
+            return False
+        current = Vocabulary.from_json(await registry.vocabulary())
+        proposed = learn_vocabulary(current, await registry.usage(4 * SIZE))
+        if proposed is not current:
+            if await registry.propose_vocabulary(current.version, proposed.to_json()):
+                current = proposed
+            else:  # another worker was first: theirs is the one
+                current = Vocabulary.from_json(await registry.vocabulary())
+        changed = current != self.vocabulary
+        self.vocabulary = current
+        return changed
 
     async def refresh(self, registry: ModelRegistry) -> bool:
-        """Load the newest version if it changed; ``True`` when a new model was loaded."""
+        """Sync the vocabulary, then load the newest version if it changed; ``True`` when
+        a new model was loaded."""
+        await self.sync_vocabulary(registry)
         v = await registry.latest_version()
         self.checked = True
         if v is None or v == self.loaded:

@@ -33,6 +33,8 @@ import zlib
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timezone
 
+from models import usage
+from models.vocabulary import ACTIVITY_KEYS, key_hash
 from schemas.events import AppActivityEvent, OrderEvent, ProfileUpdate, SupportEvent
 
 DAY_S = 86_400.0
@@ -49,6 +51,8 @@ CATEGORIES = ("billing", "delivery", "product", "account", "app", "other")
 FEATURE_BITS = 32      # hashed bitset of app features used, per week
 FEATURE_WEEKS = 5      # weeks of feature bitsets: a 28-day window touches at most 5
 
+ACTIVE_DAYS = 28       # days of the active-day bitmask
+_ACTIVE_MASK = (1 << ACTIVE_DAYS) - 1
 _DAY_RINGS = ("d_orders", "d_tickets", "d_complaints", "d_sessions")
 _WEEK_RINGS = {"w_orders": WEEK_SPAN, "w_spend": WEEK_SPAN, "w_reopened": SUPPORT_WEEKS,
                "w_escalations": SUPPORT_WEEKS, "w_features": FEATURE_WEEKS}
@@ -131,6 +135,11 @@ class CustomerState:
     closed_at: float | None = None
     session_fast: float | None = None
     session_slow: float | None = None
+    active_bits: int = 0  # bit i: an order, support or app event on day head_day - i (i < 28)
+    # use per key: hashes, day rings (index = age in days, trailing zeros trimmed), week rings before them
+    u_keys: list[int] = field(default_factory=list)
+    u_days: list[list[int]] = field(default_factory=list)
+    u_weeks: list[list[int]] = field(default_factory=list)
     # customer
     first_seen: float | None = None
     last_activity: float | None = None
@@ -204,8 +213,8 @@ class CustomerState:
                 v = [[k, _num(t)] for k, t in v.items()]
             elif name == "category_opened":
                 v = {k: [_num(x) for x in ts] for k, ts in v.items()}
-            elif name == "channel_counts":
-                v = v[:]
+            elif name in ("channel_counts", "u_days", "u_weeks"):
+                v = v[:] if name == "channel_counts" else [r[:] for r in v]
             elif type(v) is float:
                 v = _num(v)
             out[_CODE[name]] = v
@@ -226,15 +235,15 @@ class CustomerState:
                 v = {int(k): float(t) for k, t in v}
             elif name == "category_opened":
                 v = {k: [float(x) for x in ts] for k, ts in v.items()}
-            elif name == "channel_counts":
-                v = v[:]
+            elif name in ("channel_counts", "u_days", "u_weeks"):
+                v = v[:] if name == "channel_counts" else [r[:] for r in v]
             elif name in _FLOATS and v is not None:
                 v = float(v)
             kw[name] = v
         return cls(**kw)
 
 
-_HASHES = ("seen_ids", "resolved_ids")  # 32-bit hashes, stored packed (base64 of little-endian uint32)
+_HASHES = ("seen_ids", "resolved_ids", "u_keys")  # 32-bit hashes, stored packed (base64 of little-endian uint32)
 _NAMES = tuple(f.name for f in fields(CustomerState))
 # Short, stable JSON keys: the record is written on every event, and full field names were a
 # fifth of its size. Never reuse a code; a new field gets a new one.
@@ -248,6 +257,7 @@ _CODE = {
     "last_push_opened": "lp", "notifications_off": "nx", "uninstalled_at": "ua", "closed_at": "ca",
     "session_fast": "qf", "session_slow": "qs", "first_seen": "fs", "last_activity": "la", "profile_at": "pa",
     "consent": "mc", "owner": "ow", "segment": "sg", "signup": "su",
+    "active_bits": "ab", "u_keys": "uk", "u_days": "ud", "u_weeks": "uw",
 }
 _NAME_OF = {code: name for name, code in _CODE.items()}
 _DEFAULTS = {f.name: getattr(CustomerState(), f.name) for f in fields(CustomerState)}
@@ -277,7 +287,6 @@ SENTIMENT_FAST, SENTIMENT_SLOW = 0.5, 0.1
 SESSION_FAST, SESSION_SLOW = 0.5, 0.1
 RESOLUTION_ALPHA = 0.3
 _LEAVING = frozenset({"notifications_disabled", "uninstall", "account_closed"})
-_LISTS = tuple(n for n in _NAMES if isinstance(_DEFAULTS[n], list))
 
 
 def apply_event(state: CustomerState | None, event) -> CustomerState:
@@ -285,6 +294,8 @@ def apply_event(state: CustomerState | None, event) -> CustomerState:
 
     Handles order, support, app-activity and profile events; any other event and a
     repeated event id (among the last ``SEEN_IDS``) leave the state as it was (copied).
+    The copy is shallow: every update below replaces a list or dict it changes (copy on
+    write), so the new state shares nothing it changes with the old one.
     """
     s = CustomerState() if state is None else _copy(state)
     h = id_hash(event.event_id)
@@ -301,6 +312,8 @@ def apply_event(state: CustomerState | None, event) -> CustomerState:
     s.first_seen = t if s.first_seen is None else min(s.first_seen, t)
     day = day_of(t)
     _advance(s, day)
+    if 0 <= s.head_day - day < ACTIVE_DAYS:
+        s.active_bits |= 1 << (s.head_day - day)
     if isinstance(event, OrderEvent):
         _order(s, event, t, day)
         active = True
@@ -315,13 +328,14 @@ def apply_event(state: CustomerState | None, event) -> CustomerState:
     return s
 
 
+_NEW = object.__new__
+
+
 def _copy(s: CustomerState) -> CustomerState:
-    kw = {n: getattr(s, n) for n in _NAMES}
-    for n in _LISTS:
-        kw[n] = kw[n][:]
-    kw["open_tickets"] = dict(s.open_tickets)
-    kw["category_opened"] = {k: v[:] for k, v in s.category_opened.items()}
-    return CustomerState(**kw)
+    c = _NEW(CustomerState)
+    for n in _NAMES:
+        setattr(c, n, getattr(s, n))
+    return c
 
 
 def _advance(s: CustomerState, day: int) -> None:
@@ -333,8 +347,12 @@ def _advance(s: CustomerState, day: int) -> None:
     dd, dw = day - s.head_day, week_of(day) - week_of(s.head_day)
     for name in _DAY_RINGS:
         setattr(s, name, _shift(getattr(s, name), dd))
-    for name in _WEEK_RINGS:
-        setattr(s, name, _shift(getattr(s, name), dw))
+    if dw:
+        for name in _WEEK_RINGS:
+            setattr(s, name, _shift(getattr(s, name), dw))
+    if s.u_keys:
+        s.u_days, s.u_weeks = usage.advance(s.u_days, s.u_weeks, s.head_day, day)
+    s.active_bits = (s.active_bits << dd) & _ACTIVE_MASK
     s.head_day = day
 
 
@@ -346,14 +364,16 @@ def _shift(ring: list, by: int) -> list:
 
 
 def _bump(s: CustomerState, name: str, day: int, x=1) -> None:
-    ring = getattr(s, name)
     i = s.head_day - day if name in _DAY_RINGS else week_of(s.head_day) - week_of(day)
+    ring = getattr(s, name)
     if 0 <= i < len(ring):
+        ring = ring[:]  # copy on write
         if name == "w_spend":
             v = round(ring[i] + x, 1)
             ring[i] = int(v) if v.is_integer() else v  # whole amounts stay ints: shorter JSON
         else:
             ring[i] = ring[i] + x
+        setattr(s, name, ring)
 
 
 def _order(s: CustomerState, ev: OrderEvent, t: float, day: int) -> None:
@@ -370,6 +390,7 @@ def _order(s: CustomerState, ev: OrderEvent, t: float, day: int) -> None:
     s.n_orders += 1
     s.total_spend = round(s.total_spend + ev.amount, 2)
     s.total_discount = round(s.total_discount + ev.discount_amount, 2)
+    s.channel_counts = s.channel_counts[:]
     s.channel_counts[CHANNELS.index(ev.channel)] += 1
     _bump(s, "d_orders", day)
     _bump(s, "w_orders", day)
@@ -381,7 +402,7 @@ def _support(s: CustomerState, ev: SupportEvent, t: float, day: int) -> None:
     if ev.action == "opened":
         _bump(s, "d_tickets", day)
         times = sorted(s.category_opened.get(ev.category, []) + [t])[-2:]
-        s.category_opened[ev.category] = times
+        s.category_opened = {**s.category_opened, ev.category: times}
         if key not in s.resolved_ids and key not in s.open_tickets:
             _open(s, key, t)
     elif ev.action == "reopened":
@@ -395,7 +416,7 @@ def _support(s: CustomerState, ev: SupportEvent, t: float, day: int) -> None:
         if opened is not None and opened > t:
             return _moods(s, ev)  # a late resolution of an earlier episode: the ticket stays open
         if opened is not None:
-            del s.open_tickets[key]
+            s.open_tickets = {k: v for k, v in s.open_tickets.items() if k != key}
             s.resolution_hours = _ewma(s.resolution_hours, (t - opened) / 3600.0, RESOLUTION_ALPHA)
         s.resolved_ids = ([k for k in s.resolved_ids if k != key] + [key])[-RESOLVED_IDS:]
     if ev.is_complaint and ev.action in ("opened", "reopened"):
@@ -412,13 +433,16 @@ def _moods(s: CustomerState, ev: SupportEvent) -> None:
 
 
 def _open(s: CustomerState, key: int, t: float) -> None:
-    s.open_tickets[key] = t
+    s.open_tickets = {**s.open_tickets, key: t}
     if len(s.open_tickets) > MAX_OPEN:
         del s.open_tickets[min(s.open_tickets, key=s.open_tickets.__getitem__)]
 
 
 def _app(s: CustomerState, ev: AppActivityEvent, t: float, day: int) -> None:
     a = ev.activity
+    key = ev.feature or (a if a in ACTIVITY_KEYS else None)
+    if key is not None:
+        usage.bump(s, key_hash(key), s.head_day - day)
     if a in ("login", "session"):
         s.last_login = t if s.last_login is None else max(s.last_login, t)
     if a == "session":
@@ -426,11 +450,12 @@ def _app(s: CustomerState, ev: AppActivityEvent, t: float, day: int) -> None:
         if ev.duration_s is not None:
             s.session_fast = _ewma(s.session_fast, ev.duration_s, SESSION_FAST)
             s.session_slow = _ewma(s.session_slow, ev.duration_s, SESSION_SLOW)
-    elif a == "feature_used" and ev.feature:
-        ring, i = s.w_features, week_of(s.head_day) - week_of(day)
-        if 0 <= i < len(ring):
-            ring[i] |= 1 << (id_hash(ev.feature) % FEATURE_BITS)
-    elif a == "push_opened":
+    if a == "feature_used" and ev.feature:
+        i = week_of(s.head_day) - week_of(day)
+        if 0 <= i < len(s.w_features):
+            s.w_features = s.w_features[:]
+            s.w_features[i] |= 1 << (id_hash(ev.feature) % FEATURE_BITS)
+    if a == "push_opened":
         s.last_push_opened = t if s.last_push_opened is None else max(s.last_push_opened, t)
     elif a == "notifications_disabled":
         s.notifications_off = t if s.notifications_off is None else max(s.notifications_off, t)

@@ -10,10 +10,32 @@ from collections.abc import Sequence
 from schemas.errors import ConfigError
 
 
+def top_share_thresholds(scores: Sequence[float], share: float | Sequence[float] = 0.1) -> tuple[float, float, float]:
+    """(watch, high, critical): the scores above which the top ``share`` of the window's
+    snapshots lie; a single ``s`` means ``(s, s/2, s/5)``. Whatever the base rate, the
+    riskiest customers are flagged (the default once the model is in use).
+
+    >>> top_share_thresholds([i / 100 for i in range(100)], (0.1, 0.05, 0.02))
+    (0.9, 0.95, 0.98)
+    """
+    if not scores:
+        raise ConfigError("top_share_thresholds: no scores")
+    shares = _three(share, lambda s: (s, s / 2, s / 5))
+    ranked = sorted(scores, reverse=True)
+    out = []
+    for sh in shares:
+        t = ranked[min(len(ranked) - 1, max(0, int(round(sh * len(ranked))) - 1))]
+        out.append(max(t, out[-1] + 1e-6) if out else t)
+    if out[-1] > 1.0:
+        raise ConfigError("top_share_thresholds: scores too tied to separate three tiers")
+    return out[0], out[1], out[2]
+
+
 def thresholds_from_labels(scores: Sequence[float], labels: Sequence[bool], *,
                            target_precision: float | Sequence[float] | None = None,
                            daily_capacity: float | Sequence[float] | None = None,
-                           days: float | None = None) -> tuple[float, float, float]:
+                           days: float | None = None, top_share: float | Sequence[float] | None = None,
+                           ) -> tuple[float, float, float]:
     """(watch, high, critical) thresholds set from resolved labels (``True`` = churned).
 
     ``target_precision``: each tier gets the lowest threshold whose alerts reach
@@ -29,6 +51,8 @@ def thresholds_from_labels(scores: Sequence[float], labels: Sequence[bool], *,
     """
     if len(scores) != len(labels) or not scores:
         raise ConfigError("thresholds_from_labels: scores and labels must be non-empty and of equal length")
+    if top_share is not None:
+        return top_share_thresholds(scores, top_share)
     ranked = sorted(zip(scores, labels), key=lambda p: -p[0])
     candidates: list[tuple[float, int, int]] = []  # (threshold, alerts at/above it, true positives)
     hits = 0

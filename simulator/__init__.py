@@ -1,5 +1,9 @@
 """Realistic synthetic customers with known fates — pure, deterministic by seed, no I/O.
 
+Two kinds: ``kind="shop"`` (the default; described here) and ``kind="app"``, app-centred
+subscribers whose churn is set by how much they use particular features
+(:mod:`simulator.app`). Both run through the same code below.
+
 Loyal customers order on a personal rhythm and use the app steadily; churners drift
 away (``disengaging``, ``service_failure``, ``price_sensitive``, ``product_fit``) and
 stop at a known ``churn_at``, some with an explicit ``account_closed``. Time can be
@@ -26,12 +30,14 @@ from datetime import UTC, datetime
 
 from schemas.errors import ChurnError
 from schemas.events import Event, OfferOutcome, RetentionOffer
+from simulator.app import AppCustomerSim, draw_app_plan
 from simulator.customer import CustomerSim
 from simulator.io import fates_json, to_jsonl
 from simulator.offers import Exposure, accept_delay_s, accepts, expected_uplift, outcomes, realized_uplift
 from simulator.plan import DAY, INF, PERSONAS, draw_plan
 
-__all__ = ["Fate", "PERSONAS", "SimulationError", "Simulator", "fates_json", "to_jsonl"]
+__all__ = ["Fate", "KINDS", "PERSONAS", "SimulationError", "Simulator", "fates_json", "to_jsonl"]
+KINDS = ("shop", "app")
 
 
 class SimulationError(ChurnError, ValueError):
@@ -62,13 +68,19 @@ class Simulator:
     """
 
     def __init__(self, n_customers: int, *, seed: int, start: datetime, churn_share: float = 0.3,
-                 offer_effect: float = 0.35, horizon_days: float = 365.0) -> None:
+                 offer_effect: float = 0.35, horizon_days: float = 365.0, kind: str = "shop") -> None:
         if start.tzinfo is None:
             raise SimulationError("start must be timezone-aware")
-        self.seed, self.start, self.offer_effect = seed, start, offer_effect
+        if kind not in KINDS:
+            raise SimulationError(f"unknown customer kind {kind!r}; one of {', '.join(KINDS)}")
+        self.seed, self.start, self.offer_effect, self.kind = seed, start, offer_effect, kind
         start_ts = start.timestamp()
-        plans = [draw_plan(seed, i, start_ts, horizon_days * DAY, churn_share) for i in range(n_customers)]
-        self._customers = {p.cid: CustomerSim(p, seed) for p in plans}
+        if kind == "app":  # churn follows from engagement, not from churn_share
+            plans = [draw_app_plan(seed, i, start_ts, horizon_days * DAY) for i in range(n_customers)]
+            self._customers = {p.cid: AppCustomerSim(p, seed) for p in plans}
+        else:
+            plans = [draw_plan(seed, i, start_ts, horizon_days * DAY, churn_share) for i in range(n_customers)]
+            self._customers = {p.cid: CustomerSim(p, seed) for p in plans}
         self.fates: dict[str, Fate] = {
             p.cid: Fate(p.persona, p.churn_at < INF, _dt(p.churn_at), p.closes_account,
                         planned_churn_at=_dt(p.churn_at)) for p in plans}

@@ -79,8 +79,10 @@ def test_backtest_applies_the_tier_thresholds_its_learner_sets_from_labels():
     the scorer takes the learner's thresholds, so a demanding precision target alerts less."""
     end = START + timedelta(days=240)
     events = Simulator(300, seed=3, start=START, horizon_days=240).events_between(START, end)
-    base = Settings(min_labels=50, publish_every=50)
+    # 'stops' labels: enough churners among recently active customers for the model to take over
+    base = Settings(min_labels=50, publish_every=50, tier_mode="fixed", label_rule="stops")
     fixed = run_backtest(events, as_of=end, settings=base)
+    assert fixed.handover["ready"], fixed.handover
     strict = run_backtest(events, as_of=end, settings=base.with_updates(**{"tier_mode": "precision",
                                                                              "tier_target_precision": 0.8}))
     assert fixed.labels == strict.labels > 1000, "the same labels, learned the same way"

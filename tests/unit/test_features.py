@@ -90,6 +90,13 @@ def expected() -> dict[str, float]:
         "marketing_consent": 1.0,
         "has_owner": 1.0,
         "days_since_last_activity": 1.0,     # the login of 2024-06-11
+        # last 28 days (from 2024-05-16): 2 placed orders, 2 tickets opened, 7 sessions and
+        # 4 uses of keys (search, push_opened, wishlist, login)
+        "events_28d": 15.0,
+        "active_days_28d": 12.0,            # any order, support or app event: 12 distinct days
+        "main_features_used_28d": 0.0,       # no vocabulary given: every key is pooled
+        "use_other_28d": 4.0,
+        **{f"use_{i}_{w}": 0.0 for i in range(1, 13) for w in ("7d", "28d", "usual_28d", "share_28d")},
     }
 
 

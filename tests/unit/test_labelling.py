@@ -98,3 +98,25 @@ def test_label_is_whether_the_gap_exceeded_the_horizon(gap, horizon):
     assert pending is None
     assert ex.y == (gap * DAY > horizon * DAY)
     assert ex.resolved_at <= horizon_due(snap(), horizon)
+
+
+def test_stops_rule_labels_whether_a_silence_begins_within_the_horizon():
+    from models.labelling import Snapshot, horizon_due, on_activity, on_churn, on_silence
+
+    day, s = 86400.0, Snapshot(0.0, {"a": 1.0}, "rules-1")
+    # active on day 10 and day 20: the silence that would make it positive now starts on day 20
+    p, ex = on_activity(s, 10 * day, 30, "stops")
+    p, ex = on_activity(p, 20 * day, 30, "stops")
+    assert ex is None and p.last_seen == 20 * day and horizon_due(p, 30, "stops") == 50 * day
+    assert on_silence(p, 49 * day, 30, "stops") == (p, None)
+    gone = on_silence(p, 50 * day, 30, "stops")[1]
+    assert gone.y and gone.resolved_at == 50 * day  # stopped within the horizon: churned
+    stayed = on_activity(p, 35 * day, 30, "stops")[1]
+    assert stayed is not None and not stayed.y and stayed.resolved_at == 35 * day  # still here past the horizon
+    back = on_activity(p, 55 * day, 30, "stops")[1]
+    assert back.y and back.resolved_at == 50 * day  # a horizon's silence from day 20, then came back
+    assert on_churn(p, 25 * day)[1].y
+    assert Snapshot.from_json(p.to_json()) == p
+    # the default rule is unchanged: activity within the horizon makes it a (held) negative
+    held, ex = on_activity(s, 10 * day, 30)
+    assert ex is None and held.outcome is False

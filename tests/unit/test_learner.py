@@ -152,3 +152,30 @@ def test_a_model_in_use_stays_in_use_across_a_learner_restart(scratch_redis):
         resumed = await Learner.resume(reg, publish_every=200, min_labels=100)
         assert resumed.ready, "the restarted learner keeps the hand-back margin of a model in use"
     scratch_redis.run(body)
+
+
+def silent_and_active(n, seed=0):
+    """Half the examples are of customers silent for 40 days, churned by that very silence
+    (the prior ranks them perfectly); the other half are active, and there churn shows in
+    a feature only a model can read."""
+    rnd = random.Random(seed)
+    for i in range(n):
+        if i % 2:
+            y = rnd.random() < 0.8
+            x = {"days_since_last_activity": 40.0 if y else 1.0, "use_1_28d": 10.0, "order_overdue_ratio": 1.0}
+        else:
+            y = rnd.random() < 0.3
+            x = {"days_since_last_activity": rnd.uniform(0, 10), "use_1_28d": rnd.gauss(2.0 if y else 20.0, 4.0),
+                 "order_overdue_ratio": 1.0}
+        yield LabelledExample(x=x, y=y, taken_at=float(i), resolved_at=float(i + 1), model_version="rules-1")
+
+
+def test_hand_over_is_judged_on_customers_still_active():
+    learner = Learner(ChurnModel(), min_labels=200, window=1000)
+    for ex in silent_and_active(3000):
+        learner.update(ex)
+    h = learner.handover()
+    assert h["prior_roc_auc"] > h["roc_auc"] - 0.05 or h["prior_roc_auc"] > 0.8  # on all labels the prior looks good
+    assert h["active_roc_auc"] > h["active_prior_roc_auc"] + 0.1
+    assert h["ready"] and learner.ready and h["ready_at_labels"] is not None
+    assert h["active_positives"] >= 20 and h["active_negatives"] >= 20
