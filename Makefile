@@ -17,6 +17,7 @@ demo: $(STAMP)
 	$(VENV)/bin/churn-alert demo $(if $(DURATION),--duration $(DURATION),)
 
 test: $(STAMP) chromium promtool
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest
 
 # The dashboard's browser test drives Debian's chromium (Playwright's own browser download

@@ -48,7 +48,7 @@ class OfferTracking:
         return [self.offer_id, self.offer_type, self.segment, self.arm, self.offered_at]
 
     @classmethod
-    def from_json(cls, obj: list[Any]) -> "OfferTracking":
+    def from_json(cls, obj: list[Any]) -> OfferTracking:
         return cls(*obj)
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from redis.asyncio import Redis
 
@@ -145,7 +145,7 @@ class OfferLedger:
         offers, contacts, _alerts = self.customer_keys(customer_id)
         keys = [offers, contacts, f"{self._p}:day:{day.isoformat()}:type:{plan.offer_type}",
                 f"{self._p}:day:{day.isoformat()}:spend", f"{self._p}:approvals"]
-        day_s = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp())
+        day_s = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
         pending = json.dumps(plan.to_json()) if plan.status == "pending_approval" else ""
         args = [plan.offer_id, int(plan.control_group), day_s, caps.contact_window_days * 86_400,
                 caps.contacts_per_customer, caps.type_cap(plan.offer_type), repr(float(caps.daily_spend)),

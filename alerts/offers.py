@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -86,7 +86,7 @@ class OfferPolicy(BaseModel):
     win_back: _Rules = Field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "OfferPolicy":
+    def load(cls, path: str | Path | None = None) -> OfferPolicy:
         """Read and check a policy file; ``None`` reads the packaged default."""
         where = str(path) if path is not None else "alerts/default_policy.yaml"
         try:
@@ -153,7 +153,7 @@ class OfferPlan:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> "OfferPlan":
+    def from_json(cls, obj: dict[str, Any]) -> OfferPlan:
         return cls(**obj)
 
 
@@ -196,7 +196,7 @@ def choose_offer(policy: OfferPolicy, *, decision: AlertDecision | None = None, 
 
 def build_offer(plan: OfferPlan, *, created_at: datetime) -> RetentionOffer:
     """The ``retention-offers`` message; expiry counts from the alert's event time."""
-    occurred = datetime.fromtimestamp(plan.occurred_at, tz=timezone.utc)
+    occurred = datetime.fromtimestamp(plan.occurred_at, tz=UTC)
     return RetentionOffer(offer_id=plan.offer_id, alert_id=plan.alert_id, customer_id=plan.customer_id,
                           offer_type=plan.offer_type, channel=plan.channel, value=plan.value,
                           expires_at=occurred + timedelta(days=plan.expiry_days), control_group=plan.control_group,

@@ -72,7 +72,7 @@ class AlertState:
         return {k: v for f, k in self._KEYS.items() if (v := getattr(self, f)) not in (None, "none")}
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any] | None) -> "AlertState":
+    def from_json(cls, obj: dict[str, Any] | None) -> AlertState:
         """Inverse of :meth:`to_json`; ``None`` gives a fresh state."""
         obj = obj or {}
         return cls(**{f: obj[k] for f, k in cls._KEYS.items() if k in obj})

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,8 +29,8 @@ from schemas.events import OrderEvent  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PATH = REPO.parent / "shared" / "data" / "CDNOW_master.txt"
-AS_OF = datetime(1997, 9, 30, 23, 59, tzinfo=timezone.utc)
-HOLDOUT_END = datetime(1998, 6, 30, 23, 59, 59, tzinfo=timezone.utc)
+AS_OF = datetime(1997, 9, 30, 23, 59, tzinfo=UTC)
+HOLDOUT_END = datetime(1998, 6, 30, 23, 59, 59, tzinfo=UTC)
 
 
 def load(path: str | Path | None = None) -> list[OrderEvent]:
@@ -42,7 +42,7 @@ def load(path: str | Path | None = None) -> list[OrderEvent]:
             if len(parts) != 4 or not parts[1].isdigit():
                 continue  # header
             cid, day, cds, dollars = parts
-            at = datetime(int(day[:4]), int(day[4:6]), int(day[6:]), 12, tzinfo=timezone.utc)
+            at = datetime(int(day[:4]), int(day[4:6]), int(day[6:]), 12, tzinfo=UTC)
             events.append(OrderEvent(
                 event_type="order", event_id=f"cdnow-{n:05d}", customer_id=cid, occurred_at=at,
                 order_id=f"cdnow-{n:05d}", status="placed", amount=float(dollars), currency="USD",

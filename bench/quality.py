@@ -29,18 +29,18 @@ import random
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.cdnow import AS_OF, load, truth_and_recency  # noqa: E402
+from config.settings import Settings  # noqa: E402
+from engine.backtest import run_backtest  # noqa: E402
 from models.features import compute_features  # noqa: E402
 from models.metrics import pr_auc, roc_auc, top_lift  # noqa: E402
 from models.model import DEFAULT_KIND, PIPELINES, ChurnModel  # noqa: E402
 from models.state import apply_event  # noqa: E402
-from engine.backtest import run_backtest  # noqa: E402
-from config.settings import Settings  # noqa: E402
 
 ANCHORS = {"BG/NBD -E[holdout purchases]": 0.763, "weeks since last purchase (README)": 0.759}
 
@@ -150,7 +150,7 @@ def simulator_figures(scored, fates, *, top_share=0.1):
             if alerted else float("nan")}
 
 
-SIM_START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+SIM_START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def simulator(n_customers: int, days: float, seed: int, kind: str = DEFAULT_KIND, tier_mode: str = "fixed") -> dict:

@@ -20,7 +20,7 @@ import random
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -37,7 +37,7 @@ from streams.publish import ensure_topics, producer  # noqa: E402
 
 
 def event(rng: random.Random, cid: str, k: int):  # noqa: ANN201
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     kind = rng.random()
     if kind < 0.25:
         return OrderEvent(event_id=f"{cid}-{k}", customer_id=cid, occurred_at=now, event_type="order", order_id=f"o{k}",
@@ -129,13 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--rate", type=float, default=200.0, help="events per second offered")
     ap.add_argument("--customers", type=int, default=5000)
+    ap.add_argument("--store", choices=["rocksdb", "memory"], default="rocksdb")
     ap.add_argument("--warmup-minutes", type=float, default=None, help="default: a fifth of the run")
     args = ap.parse_args(argv)
     warmup = args.warmup_minutes if args.warmup_minutes is not None else args.minutes / 5
     tag = f"soak{int(time.time())}"
     with tempfile.TemporaryDirectory() as tmp, services(Settings()) as resolved:
         data_dir = Path(tmp) / "tables"
-        s = resolved.with_updates(topic_prefix=f"{tag}-", app_id=tag, redis_prefix=tag, store="rocksdb", data_dir=data_dir,
+        s = resolved.with_updates(topic_prefix=f"{tag}-", app_id=tag, redis_prefix=tag, store=args.store, data_dir=data_dir,
                                   clock="wall", metrics_port=free_port())
         asyncio.run(ensure_topics(s))
         print(f"soak: {args.rate:g} events/s from {args.customers:,} customers for {args.minutes:g} min "

@@ -15,24 +15,24 @@ import random
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import timedelta
+from datetime import UTC, timedelta
 
-from models.silence import DueIndex
-from engine.record import CustomerRecord
 from config.settings import Settings
+from engine.record import CustomerRecord
+from models.silence import DueIndex
 
 
 def _chunk_records(args: tuple[int, int, int]) -> list[bytes]:
     """Encoded records of ``n`` simulated customers after ``days`` days (one process)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
+    from engine.compose import processor_from
     from models.prior import RulePrior
     from models.scorer import Scorer
-    from engine.compose import processor_from
     from simulator import Simulator
 
     seed, n, days = args
-    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
     proc = processor_from(Settings(), Scorer(RulePrior(), min_labels=10**9))
     records: dict[str, CustomerRecord] = {}
     sim = Simulator(n, seed=seed, start=start)

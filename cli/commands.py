@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from config.settings import Settings
 from schemas.errors import DecodeError
 from schemas.jsonl import iter_events
-from streams.publish import ensure_topics, producer, publish_models
 from services.resolve import services
-from config.settings import Settings
+from streams.publish import ensure_topics, producer, publish_models
+
 
 async def _publish(s: Settings, events: list, *, progress: str | None = None) -> int:
     """Create the topics, publish ``events`` (5,000 at a time) and flush; ``progress``
@@ -65,7 +66,7 @@ async def snooze(settings: Settings, customer_id: str, *, until: datetime | None
     the customer's state, survives restarts and is erased with it."""
     from schemas.events import ProfileUpdate
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if until is None:
         until = now + timedelta(days=days or 0.0)
     if until.tzinfo is None:
@@ -90,7 +91,8 @@ async def report(settings: Settings) -> int:
     import redis.asyncio as aioredis
 
     from alerts.experiment_store import ExperimentStore
-    from alerts.report import format_report, report as build
+    from alerts.report import format_report
+    from alerts.report import report as build
 
     r = aioredis.Redis.from_url(settings.redis_url)
     try:

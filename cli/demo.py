@@ -10,17 +10,17 @@ import signal
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer
 
 from cli.procs import ApiProcess, WorkerProcess
-from streams.publish import ensure_topics, producer, publish_models
+from config.settings import Settings
 from services.embedded import port_answers
 from services.resolve import database, services
-from config.settings import Settings
+from streams.publish import ensure_topics, producer, publish_models
 
-SIM_START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+SIM_START = datetime(2024, 1, 1, tzinfo=UTC)
 BACKFILL_DAYS = 60  # history published at once, so churners are already drifting when the demo goes live
 TICK_S = 0.25
 DEMO_DATABASE = "churn_demo"

@@ -9,8 +9,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from services.embedded import die_with_parent
 from config.settings import Settings
+from services.embedded import die_with_parent
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -35,7 +35,7 @@ class WorkerProcess:
         self.log_path = Path(tempfile.mkstemp(prefix=f"churn-{name}-", suffix=".log")[1])
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> "WorkerProcess":
+    def start(self) -> WorkerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHURN_")} | settings_env(self.settings)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "cli.main", self.command], env=env, stdin=subprocess.DEVNULL,
@@ -66,7 +66,7 @@ class WorkerProcess:
     def log_tail(self, n: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-n:]
 
-    def __enter__(self) -> "WorkerProcess":
+    def __enter__(self) -> WorkerProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -152,12 +152,12 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = 1.0
 
     @model_validator(mode="after")
-    def _thresholds_ordered(self) -> "Settings":
+    def _thresholds_ordered(self) -> Settings:
         if not self.threshold_watch < self.threshold_high < self.threshold_critical:
             raise ValueError("thresholds must satisfy threshold_watch < threshold_high < threshold_critical")
         return self
 
-    def with_updates(self, **changes: object) -> "Settings":
+    def with_updates(self, **changes: object) -> Settings:
         """A variant with ``changes``, validated like the environment is (``model_copy`` is not).
 
         >>> Settings().with_updates(horizon_days=-5)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from alerts import experiment
@@ -19,6 +19,7 @@ from alerts.drivers import primary_driver
 from alerts.offers import OfferPlan, OfferPolicy, Skip, choose_offer
 from alerts.policy import AlertDecision, decide, snooze, stable_id
 from alerts.tiers import Tiers
+from engine.record import CustomerRecord
 from models import labelling
 from models.features import compute_features, value_segment
 from models.labelling import LabelledExample
@@ -26,7 +27,6 @@ from models.scorer import Scorer
 from models.silence import next_silence_check
 from models.state import apply_event
 from schemas.events import AppActivityEvent, ErasureRequest, Event, OfferOutcome, OrderEvent, ProfileUpdate
-from engine.record import CustomerRecord
 
 DAY_S = 86_400.0
 _ENGAGED_APP = frozenset({"login", "session", "feature_used", "push_opened"})
@@ -71,7 +71,7 @@ class LazyReasons(Sequence):
 
 
 def to_dt(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return datetime.fromtimestamp(epoch, tz=UTC)
 
 
 @dataclass(slots=True)

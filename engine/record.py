@@ -38,7 +38,7 @@ class CustomerRecord:
     churn_noted_at: float | None = None  # when churn (closure or silence) was acted on, once per churn
     in_experiment: bool = False  # entered the offer experiment (once per customer; tracking ends when resolved)
 
-    def copy(self) -> "CustomerRecord":
+    def copy(self) -> CustomerRecord:
         """A shallow copy (the processor replaces sub-states, never edits them in place)."""
         return CustomerRecord(self.state, self.alert, self.pending, self.last_snapshot_at, self.tracking,
                               self.next_check, self.churn_noted_at, self.in_experiment)
@@ -58,7 +58,7 @@ class CustomerRecord:
         return FORMAT_1 + _pack(doc)
 
     @classmethod
-    def decode(cls, raw: bytes | None) -> "CustomerRecord":
+    def decode(cls, raw: bytes | None) -> CustomerRecord:
         """A record of any format (``None`` or empty: a new customer's)."""
         if not raw:
             return cls()

@@ -71,7 +71,8 @@ _SPECS = (
     FeatureSpec("repeat_issue_30d", "categories with two or more tickets opened in the last 30 days", "30d",
                 "The same problem raised twice means it was not solved."),
     # ---- app
-    FeatureSpec("days_since_last_login", "days from the last login or session to now; 0 when never (no app use is no evidence of drifting away, and following tenure would mislead)", "-",
+    FeatureSpec("days_since_last_login", "days from the last login or session to now; 0 when never (no app use is no "
+                "evidence of drifting away, and following tenure would mislead)", "-",
                 "App recency: disengagement shows in the app before it shows in orders."),
     FeatureSpec("sessions_7d", "app sessions in the last 7 days", "7d",
                 "Engagement this week."),

@@ -21,9 +21,10 @@ from datetime import date, datetime
 
 from models import usage
 from models.catalogue import CATALOGUE, FEATURE_NAMES, VOCABULARY_SLOTS, FeatureSpec, catalogue_markdown
-from models.state import DAY_S, CustomerState, day_of, week_of
 from models.sentences import describe, informative
-from models.vocabulary import ACTIVITY_KEYS as _ACTIVITY, Vocabulary
+from models.state import DAY_S, CustomerState, day_of, week_of
+from models.vocabulary import ACTIVITY_KEYS as _ACTIVITY
+from models.vocabulary import Vocabulary
 
 __all__ = ["CATALOGUE", "FEATURE_NAMES", "FeatureSpec", "catalogue_markdown", "compute_features",
            "value_segment", "describe", "informative", "CLV_HIGH", "CLV_LOW", "CLV_YEARS", "DEFAULT_CSAT", "MAX_DAYS"]

@@ -47,9 +47,10 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 DAY = 86400.0
 Features = Mapping[str, float]
@@ -94,7 +95,7 @@ class Snapshot:
         return doc
 
     @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> "Snapshot":
+    def from_json(cls, obj: Mapping[str, Any]) -> Snapshot:
         if "x" in obj:
             x = dict(zip(_catalogue() or (), obj["x"]))
         else:
@@ -124,7 +125,7 @@ class LabelledExample:
         return {"x": dict(self.x), "y": self.y, "t": self.taken_at, "r": self.resolved_at, "v": self.model_version}
 
     @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> "LabelledExample":
+    def from_json(cls, obj: Mapping[str, Any]) -> LabelledExample:
         return cls(x=dict(obj["x"]), y=bool(obj["y"]), taken_at=float(obj["t"]),
                    resolved_at=float(obj["r"]), model_version=str(obj["v"]))
 

@@ -41,7 +41,9 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from river import drift, metrics as rmetrics, utils as rutils
+from river import drift
+from river import metrics as rmetrics
+from river import utils as rutils
 
 from models.labelling import DAY, LabelledExample
 from models.metrics import ModelMetrics
@@ -89,7 +91,7 @@ class Learner:
         self.drifts, self._adwin, self._since_publish = drifts, drift.ADWIN(), 0
 
     @classmethod
-    async def resume(cls, registry: ModelRegistry, *, kind: str = DEFAULT_KIND, **kwargs: Any) -> "Learner":
+    async def resume(cls, registry: ModelRegistry, *, kind: str = DEFAULT_KIND, **kwargs: Any) -> Learner:
         """Continue from the newest published version, or start a fresh ``kind`` model."""
         v = await registry.latest_version()
         if v is None:

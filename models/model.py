@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import pickle
 import random
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from river import compose, forest, linear_model, optim, preprocessing, tree
 
@@ -139,7 +139,7 @@ class ChurnModel:
         return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "ChurnModel":
+    def from_bytes(cls, data: bytes) -> ChurnModel:
         """Inverse of :meth:`to_bytes`; only load bytes from our own registry."""
         obj = pickle.loads(data)
         if not isinstance(obj, cls):

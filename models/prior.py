@@ -29,7 +29,7 @@ True
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from models.sentences import describe, informative
 from models.vocabulary import Vocabulary

@@ -59,7 +59,7 @@ class Scorer:
 
     @classmethod
     def from_model(cls, model: ChurnModel, prior: RulePrior | None = None, *, min_labels: int = 200,
-                   ready: Callable[[], bool] | None = None) -> "Scorer":
+                   ready: Callable[[], bool] | None = None) -> Scorer:
         """In-process scorer sharing ``model`` with a learner (the backtest); ``ready``
         is the learner's verdict (default: always).
 

@@ -51,7 +51,7 @@ _SAY = {
     "reopened_tickets_90d": lambda x: f"{_n(x['reopened_tickets_90d'], 'ticket')} reopened in the last 90 days",
     "escalations_90d": lambda x: f"{_n(x['escalations_90d'], 'escalation')} in the last 90 days",
     "csat_recent": lambda x: f"Recent satisfaction {x['csat_recent']:.1f} out of 5",
-    "sentiment_trend": lambda x: f"Tone in support contacts {'worsening' if x['sentiment_trend'] < 0 else 'improving' if x['sentiment_trend'] > 0 else 'steady'} ({x['sentiment_trend']:+.2f})",
+    "sentiment_trend": lambda x: f"Tone in support contacts {_direction(x['sentiment_trend'])} ({x['sentiment_trend']:+.2f})",
     "resolution_hours_avg": lambda x: f"Tickets took {x['resolution_hours_avg']:.0f} hours to resolve on average",
     "repeat_issue_30d": lambda x: f"Same problem raised twice within 30 days ({_n(x['repeat_issue_30d'], 'topic')})",
     "days_since_last_login": lambda x: f"No app login for {x['days_since_last_login']:.0f} days",
@@ -70,6 +70,10 @@ _SAY = {
     "days_since_last_activity": lambda x: f"No activity of any kind for {x['days_since_last_activity']:.0f} days",
 }
 assert tuple(_SAY) == FEATURE_NAMES[:len(_SAY)], "every fixed feature needs a sentence"
+
+
+def _direction(v: float) -> str:
+    return "worsening" if v < 0 else "improving" if v > 0 else "steady"
 
 
 def _change_trend(v: float) -> str:

@@ -31,7 +31,7 @@ import base64
 import struct
 import zlib
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from models import usage
 from models.vocabulary import ACTIVITY_KEYS, key_hash
@@ -221,7 +221,7 @@ class CustomerState:
         return out
 
     @classmethod
-    def from_json(cls, obj: dict) -> "CustomerState":
+    def from_json(cls, obj: dict) -> CustomerState:
         """Inverse of :meth:`to_json`."""
         kw = {}
         for key, v in obj.items():
@@ -278,7 +278,7 @@ def _trim(xs: list) -> list:
 
 
 def _dt(epoch: float | None) -> datetime | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return None if epoch is None else datetime.fromtimestamp(epoch, tz=UTC)
 
 
 # ---------------------------------------------------------------- updates

@@ -27,8 +27,9 @@ True
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 SIZE = 12               # slots (each feeds a handful of model features)
 COUNTER_CAPACITY = 64   # keys a worker's counter tracks between flushes (Space-Saving)
@@ -76,7 +77,7 @@ class Vocabulary:
         object.__setattr__(self, "_slots", {key_hash(n): i for i, n in enumerate(self.names) if n})
 
     @classmethod
-    def of(cls, names: list[str] | tuple[str, ...], size: int = SIZE) -> "Vocabulary":
+    def of(cls, names: list[str] | tuple[str, ...], size: int = SIZE) -> Vocabulary:
         """A configured vocabulary (``CHURN_APP_FEATURES``): these keys, in this order.
 
         >>> Vocabulary.of(["messages", "groups"], size=3).names
@@ -114,7 +115,7 @@ class Vocabulary:
         return {"names": list(self.names), "version": self.version, "configured": self.configured}
 
     @classmethod
-    def from_json(cls, obj: Mapping[str, Any] | None) -> "Vocabulary":
+    def from_json(cls, obj: Mapping[str, Any] | None) -> Vocabulary:
         if not obj:
             return cls()
         return cls(tuple(obj["names"]), version=int(obj.get("version", 0)), configured=bool(obj.get("configured")))

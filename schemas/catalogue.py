@@ -19,8 +19,17 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from schemas.deadletter import DeadLetter
-from schemas.events import (AppActivityEvent, ErasureConfirmation, ErasureRequest, OfferOutcome, OrderEvent,
-                            ProfileUpdate, RetentionOffer, RiskAlert, SupportEvent)
+from schemas.events import (
+    AppActivityEvent,
+    ErasureConfirmation,
+    ErasureRequest,
+    OfferOutcome,
+    OrderEvent,
+    ProfileUpdate,
+    RetentionOffer,
+    RiskAlert,
+    SupportEvent,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,8 +26,8 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from schemas.errors import DecodeError
 from schemas.catalogue import ALL_TYPES, BY_SETTING, INPUTS, TOPIC_OF_TYPE
+from schemas.errors import DecodeError
 from schemas.events import AnyEvent, Event
 
 REASONS: dict[str, str] = {

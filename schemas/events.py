@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -83,7 +83,7 @@ class AppActivityEvent(_Envelope):
     platform: Literal["ios", "android", "web", "other"] = Field(description="Platform.", examples=["ios"])
 
 
-InputEvent = Annotated[Union[OrderEvent, SupportEvent, AppActivityEvent], Field(discriminator="event_type")]
+InputEvent = Annotated[OrderEvent | SupportEvent | AppActivityEvent, Field(discriminator="event_type")]
 INPUT_TYPES: frozenset[str] = frozenset({"order", "support", "app_activity"})
 
 
@@ -120,10 +120,10 @@ class ErasureRequest(_Envelope):
 
 
 AnyEvent = Annotated[
-    Union[OrderEvent, SupportEvent, AppActivityEvent, ProfileUpdate, OfferOutcome, ErasureRequest],
+    OrderEvent | SupportEvent | AppActivityEvent | ProfileUpdate | OfferOutcome | ErasureRequest,
     Field(discriminator="event_type"),
 ]
-Event = Union[OrderEvent, SupportEvent, AppActivityEvent, ProfileUpdate, OfferOutcome, ErasureRequest]
+Event = OrderEvent | SupportEvent | AppActivityEvent | ProfileUpdate | OfferOutcome | ErasureRequest
 ACTIVITY_TYPES = INPUT_TYPES  # events that show a customer is still with us (see labelling)
 
 
@@ -154,7 +154,8 @@ class RiskAlert(_Frozen):
     created_at: AwareDatetime = Field(description="Wall-clock time the alert was made.", examples=["2024-05-01T10:00:01+00:00"])
     driver: Driver | None = Field(default=None, description="Primary driver derived from the reasons.", examples=["service"])
     trigger: Literal["event", "silence"] = Field(default="event", description="Scored on an arriving event or by the silence sweep.", examples=["silence"])
-    offer_note: str | None = Field(default=None, description="What happened to the offer (sent, skipped and why).", examples=["offer skipped: no marketing consent"])
+    offer_note: str | None = Field(default=None, description="What happened to the offer (sent, skipped and why).",
+                                   examples=["offer skipped: no marketing consent"])
 
 
 class RetentionOffer(_Frozen):
@@ -170,7 +171,8 @@ class RetentionOffer(_Frozen):
     control_group: bool = Field(description="Held out: nothing is sent, kept to measure uplift.", examples=[False])
     reason: str = Field(description="Why this offer, in one sentence.", examples=["Two complaints about delivery in 30 days"])
     kind: Literal["retention", "win_back"] = Field(default="retention", description="Retention (at risk) or win-back (churned).", examples=["retention"])
-    status: Literal["send", "pending_approval", "held_out"] = Field(default="send", description="send; pending_approval waits for an agent; held_out for the control group.", examples=["send"])
+    status: Literal["send", "pending_approval", "held_out"] = Field(
+        default="send", description="send; pending_approval waits for an agent; held_out for the control group.", examples=["send"])
     value_segment: ValueSegment = Field(default="mid", description="Customer's value segment.", examples=["high"])
     driver: Driver | None = Field(default=None, description="Driver the offer addresses.", examples=["service"])
     occurred_at: AwareDatetime = Field(description="Event time of the alert.", examples=["2024-05-01T10:00:00+00:00"])

@@ -67,7 +67,7 @@ class EmbeddedProcess:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> "EmbeddedProcess":
+    def start(self) -> EmbeddedProcess:
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
                                      preexec_fn=die_with_parent, start_new_session=True, user=self.user)
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -94,7 +94,7 @@ class EmbeddedProcess:
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def __enter__(self) -> "EmbeddedProcess":
+    def __enter__(self) -> EmbeddedProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

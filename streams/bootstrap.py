@@ -12,21 +12,22 @@ from prometheus_client import CollectorRegistry
 
 from alerts.experiment_store import ExperimentStore
 from alerts.ledger import OfferLedger
+from config.settings import Settings
+from engine.compose import processor_from
 from models.metrics import ModelMetrics
 from models.prior import RulePrior
 from models.registry import ModelRegistry
 from models.scorer import Scorer
-from streams import faust_compat, topics as topics_mod
+from streams import faust_compat
+from streams import topics as topics_mod
 from streams.app import build_app
 from streams.effects import Effects, OutputTopics
-from streams.handler import CustomerHandler, Edge
 from streams.endpoints import Endpoints
+from streams.handler import CustomerHandler, Edge
 from streams.health import Health, broker_answers, redis_answers
 from streams.metrics import RuntimeMetrics
 from streams.offsets import OffsetWatch
 from streams.runtime import Runtime
-from engine.compose import processor_from
-from config.settings import Settings
 from streams.sweep import Sweep
 
 

@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from alerts.experiment_store import ExperimentStore
@@ -87,7 +87,7 @@ class Effects:
         note = await self._offer(step.offer) if step.offer is not None else None
         alert = RiskAlert(alert_id=d.alert_id, customer_id=customer_id, score=d.score, tier=d.tier,
                           previous_tier=d.previous_tier, reasons=list(d.reasons), value_segment=step.segment,
-                          model_version=step.version, occurred_at=to_dt(step.at), created_at=datetime.now(timezone.utc),
+                          model_version=step.version, occurred_at=to_dt(step.at), created_at=datetime.now(UTC),
                           driver=d.driver, trigger=step.trigger, offer_note=note)
         await self.send(self.topics.alerts, customer_id.encode(), encode(alert), delivered=True)
         await self.redis_dep.call(self.ledger.alert_sent, d.alert_id)
@@ -113,7 +113,7 @@ class Effects:
         if isinstance(got, Skip):
             self.metrics.offers_skipped.labels(reason="cap").inc()
             return got.reason
-        offer = build_offer(plan, created_at=datetime.now(timezone.utc))
+        offer = build_offer(plan, created_at=datetime.now(UTC))
         await self.redis_dep.call(self.store.record_offer, plan)
         await self.send(self.topics.offers, plan.customer_id.encode(), encode(offer), delivered=True)
         self.metrics.offers.labels(kind=plan.kind, offer_type=plan.offer_type, arm="control" if plan.control_group else "treated",
@@ -128,7 +128,7 @@ class Effects:
         if await self.redis_dep.call(self.ledger.forget_customer, customer_id):
             removed.append("redis:offers")
         done = ErasureConfirmation(customer_id=customer_id, request_event_id=event.event_id,
-                                   erased_at=datetime.now(timezone.utc), removed=removed)
+                                   erased_at=datetime.now(UTC), removed=removed)
         await self.send(self.topics.erasure_done, customer_id.encode(), encode(done))
         self.metrics.erasures.inc()
 

@@ -28,7 +28,7 @@ class Endpoints:
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="churn-endpoints", daemon=True)
 
-    def start(self) -> "Endpoints":
+    def start(self) -> Endpoints:
         self._thread.start()
         return self
 

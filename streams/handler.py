@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
 from redis.exceptions import RedisError
@@ -88,7 +88,7 @@ class CustomerHandler:
             return
         t0 = time.perf_counter()
         self._records = Records(self.table, self.write)
-        self._wall = datetime.now(timezone.utc)
+        self._wall = datetime.now(UTC)
         counts: dict[tuple[str, str], int] = {}
         for msg in messages:
             outcome = (msg.topic, await self._handle(msg))
@@ -225,7 +225,7 @@ class CustomerHandler:
     async def _dead_letter(self, topic: str, partition: int, offset: int, key: bytes | None,
                            value: bytes | None, exc: Exception) -> None:
         record = dead_letter(value, topic=topic, partition=partition, offset=offset, key=key, error=exc,
-                             max_raw=self.edge.dead_letter_raw_bytes, now=datetime.now(timezone.utc), worker=self.worker_name)
+                             max_raw=self.edge.dead_letter_raw_bytes, now=datetime.now(UTC), worker=self.worker_name)
         await self.send(self.dead_letter_topic, key, record)
         self.metrics.dead_letters.labels(reason=getattr(exc, "code", "processing_error")).inc()
 

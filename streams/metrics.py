@@ -8,8 +8,8 @@ register on the same registry. What each family is for: README "Operate it".
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -49,7 +49,8 @@ class RuntimeMetrics:
         self.alerts_suppressed = Counter("churn_alerts_deduplicated_total", "Alerts not emitted because their alert_id was already claimed.", registry=r)
         self.event_to_alert = Histogram("churn_event_to_alert_seconds", "Event time to alert: alert created_at minus the occurred_at it was scored at.",
                                         registry=r, buckets=_EVENT_LAG_BUCKETS)
-        self.alert_processing = Histogram("churn_alert_processing_seconds", "Processing time to alert: from the worker taking the message up to the alert on the broker.",
+        self.alert_processing = Histogram("churn_alert_processing_seconds",
+                                          "Processing time to alert: from the worker taking the message up to the alert on the broker.",
                                           registry=r, buckets=_FAST_BUCKETS)
         self.scores = Histogram("churn_score_ratio", "Risk scores given, by trigger.", ["trigger"], registry=r, buckets=_SCORE_BUCKETS)
         self.offers = Counter("churn_offers_total", "Offer records emitted, by kind, offer type, experiment arm and status.",
@@ -66,9 +67,11 @@ class RuntimeMetrics:
         self.step_seconds = Histogram("churn_step_seconds", "Time to process one message (decode to emit).", registry=r, buckets=_FAST_BUCKETS)
         self.scheduled = Gauge("churn_silence_scheduled", "Customers with a pending silence checkpoint on this worker.", registry=r)
         self.customers = Gauge("churn_customers", "Customers whose state this worker holds (its active partitions).", registry=r)
-        self.lag = Gauge("churn_consumer_lag_messages", "Messages on the input topics not yet committed by this worker's partitions, by topic.", ["topic"], registry=r)
+        self.lag = Gauge("churn_consumer_lag_messages", "Messages on the input topics not yet committed by this worker's partitions, by topic.",
+                         ["topic"], registry=r)
         self.watermark = Gauge("churn_watermark_seconds", "Event-time watermark (max occurred_at) per partition, epoch seconds.", ["partition"], registry=r)
-        self.tier_threshold = Gauge("churn_tier_threshold_ratio", "Enter threshold of each tier in use (fixed, or set by the learner from labels).", ["tier"], registry=r)
+        self.tier_threshold = Gauge("churn_tier_threshold_ratio", "Enter threshold of each tier in use (fixed, or set by the learner from labels).",
+                                    ["tier"], registry=r)
         self.offset_gaps = Counter("churn_offset_gaps_total", "Input offsets the consumer never handed to the worker.", registry=r)
         self.erasures = Counter("churn_erasures_total", "Customers erased on request.", registry=r)
         self.redis_errors = Counter("churn_redis_errors_total", "Redis commands that failed, by where they ran.", ["path"], registry=r)
@@ -97,7 +100,7 @@ class RuntimeMetrics:
             self.redis_errors.labels(path=p)
 
 
-    def dependency(self, name: str) -> "Dependency":
+    def dependency(self, name: str) -> Dependency:
         """A :class:`streams.retry.Dependency` that reports to these metrics."""
         from streams.retry import Dependency
 

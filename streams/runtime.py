@@ -21,8 +21,8 @@ from models.registry import ModelRegistry
 from models.scorer import Scorer
 from streams.effects import Effects
 from streams.endpoints import Endpoints
-from streams.health import Health
 from streams.handler import CustomerHandler
+from streams.health import Health
 from streams.metrics import RuntimeMetrics
 from streams.retry import Dependency
 from streams.topics import Topics

@@ -8,7 +8,7 @@ customer's state. A resolved alert takes no further action.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import HTTPException
@@ -33,7 +33,7 @@ async def locked_alert(session: AsyncSession, alert_id: str) -> Alert:
 
 def record(session: AsyncSession, who: Principal, action: str, alert: Alert, detail: dict[str, Any],
            offer_id: str | None = None) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     session.add(Action(at=now, actor=who.name, role=who.role, action=action, alert_id=alert.alert_id, offer_id=offer_id,
                        customer_id=alert.customer_id, customer_ref=alert.customer_ref, detail=detail))
     alert.updated_at = now
@@ -66,9 +66,9 @@ async def act(rt: Any, who: Principal, alert_id: str, action: str, *, owner: str
 async def _snooze(rt: Any, alert: Alert, until: datetime) -> None:
     if alert.customer_id is None:
         raise HTTPException(409, "the customer was erased; there is no one to snooze")
-    if until <= datetime.now(timezone.utc):
+    if until <= datetime.now(UTC):
         raise HTTPException(422, "snooze 'until' must be in the future")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ev = ProfileUpdate(event_type="profile", event_id=f"snooze-{alert.customer_id}-{until.timestamp():.0f}",
                        customer_id=alert.customer_id, occurred_at=now, snooze_until=until)
     await rt.producer.send_and_wait(rt.topic("profiles"), encode(ev), key=alert.customer_id.encode())

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import Depends, HTTPException, Request
@@ -52,7 +52,7 @@ def token_hash(token: str) -> str:
 async def issue(session: AsyncSession, name: str, role: Role, created_by: str | None) -> tuple[Token, str]:
     """A new token row and the token itself (shown once, never stored)."""
     token = new_token()
-    row = Token(name=name, role=role, token_hash=token_hash(token), created_at=datetime.now(timezone.utc),
+    row = Token(name=name, role=role, token_hash=token_hash(token), created_at=datetime.now(UTC),
                 created_by=created_by)
     session.add(row)
     await session.flush()

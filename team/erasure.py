@@ -5,7 +5,7 @@ an alert (they are rendered from the inbox when sent), so nothing stays there ei
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +26,7 @@ async def erase(session: AsyncSession, ev: ErasureRequest, *, ref: str) -> dict[
         "actions": (await session.execute(update(Action).where(Action.customer_id == cid)
                                           .values(customer_id=None, customer_ref=ref))).rowcount,
     }
-    session.add(Action(at=datetime.now(timezone.utc), actor=ev.requested_by or "erasure-requests", role="system",
+    session.add(Action(at=datetime.now(UTC), actor=ev.requested_by or "erasure-requests", role="system",
                        action="erase", customer_ref=ref, detail={"request_event_id": ev.event_id, "rows": counts}))
     await notify(session, "erasure", ref)
     return counts

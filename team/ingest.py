@@ -6,7 +6,7 @@ score-history row and one outbox row per matching webhook route, in the same tra
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -33,7 +33,7 @@ def route_matches(route: WebhookRoute, *, owner: str | None, segment: str, tier:
 
 async def store_alert(session: AsyncSession, a: RiskAlert, *, ref: str, routes: tuple[WebhookRoute, ...]) -> bool:
     """Insert a new alert (owner: the customer's account owner); False when already stored."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     owner = (await session.execute(select(Customer.owner).where(Customer.customer_id == a.customer_id))).scalar()
     row = dict(alert_id=a.alert_id, customer_id=a.customer_id, customer_ref=ref, score=a.score, tier=a.tier,
                previous_tier=a.previous_tier, driver=a.driver, value_segment=a.value_segment,

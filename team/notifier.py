@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -41,7 +41,7 @@ def dashboard_url(settings: Any) -> str:
 
 async def deliver_due(rt: Any, client: httpx.AsyncClient) -> int:
     """Send every due row once; returns how many were delivered."""
-    s, now, delivered = rt.settings, datetime.now(timezone.utc), 0
+    s, now, delivered = rt.settings, datetime.now(UTC), 0
     async with rt.sessions() as session, session.begin():
         rows = (await session.execute(
             select(Notification, Alert).join(Alert, Alert.alert_id == Notification.alert_id)
@@ -57,10 +57,10 @@ async def deliver_due(rt: Any, client: httpx.AsyncClient) -> int:
                 error, final = f"{type(exc).__name__}: {exc}"[:500], False
             note.attempts += 1
             if error is None:
-                note.sent_at, outcome = datetime.now(timezone.utc), "delivered"
+                note.sent_at, outcome = datetime.now(UTC), "delivered"
                 delivered += 1
             elif final:
-                note.failed_at, note.last_error, outcome = datetime.now(timezone.utc), error, "rejected"
+                note.failed_at, note.last_error, outcome = datetime.now(UTC), error, "rejected"
                 log.warning("webhook %s refused alert %s for good: %s", note.route, note.alert_id, error)
             else:
                 wait = backoff_s(note.attempts, s.webhook_backoff_s, s.webhook_backoff_max_s, random.random())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import HTTPException
@@ -33,7 +33,7 @@ RESEND_AFTER_S = 30.0
 
 def approved_message(row: Offer, plan: Any | None) -> RetentionOffer:
     """The ``send`` copy of an approved offer: from the workers' plan, else from our row."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if plan is not None:
         return build_offer(plan, created_at=now)
     return RetentionOffer(offer_id=row.offer_id, alert_id=row.alert_id, customer_id=row.customer_id or "",
@@ -57,7 +57,7 @@ async def decide(rt: Any, who: Principal, offer_id: str, approve: bool, note: st
         if not approve:
             await rt.ledger.reject(offer_id)
         message = approved_message(row, plan) if approve else None
-        row.status, row.decided_by, row.decided_at = ("approved" if approve else "rejected"), who.name, datetime.now(timezone.utc)
+        row.status, row.decided_by, row.decided_at = ("approved" if approve else "rejected"), who.name, datetime.now(UTC)
         alert = (await session.execute(select(Alert).where(Alert.alert_id == row.alert_id))).scalar()
         detail = {"offer_type": row.offer_type, "value": row.value, **({"note": note} if note else {})}
         if alert is not None:
@@ -81,7 +81,7 @@ async def emit(rt: Any, message: RetentionOffer) -> bool:
     async with rt.sessions() as session, session.begin():
         row = (await session.execute(select(Offer).where(Offer.offer_id == message.offer_id).with_for_update())).scalar()
         if row is not None:
-            row.emitted_at = datetime.now(timezone.utc)
+            row.emitted_at = datetime.now(UTC)
     return True
 
 
@@ -95,13 +95,13 @@ async def resend_loop(rt: Any) -> None:
         async with rt.sessions() as session, session.begin():
             stale = (await session.execute(select(Offer).where(
                 Offer.status == "approved", Offer.emitted_at.is_(None), Offer.customer_id.is_not(None),
-                Offer.decided_at < datetime.now(timezone.utc) - timedelta(seconds=RESEND_AFTER_S))
+                Offer.decided_at < datetime.now(UTC) - timedelta(seconds=RESEND_AFTER_S))
                 .limit(50).with_for_update(skip_locked=True))).scalars().all()
             for row in stale:
                 try:
                     msg = approved_message(row, None)
                     await rt.producer.send_and_wait(rt.topic("offers"), encode(msg), key=msg.customer_id.encode())
-                    row.emitted_at = datetime.now(timezone.utc)
+                    row.emitted_at = datetime.now(UTC)
                 except Exception as exc:  # noqa: BLE001 - retried next round
                     log.warning("approved offer %s still not published: %s", row.offer_id, exc)
         await asyncio.sleep(RESEND_S)  # resend poll period

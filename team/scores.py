@@ -8,7 +8,7 @@ Its cost grows with the open alerts, not with all customers.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -39,7 +39,7 @@ async def record_changes(rt: Any) -> int:
             cur = {k.decode(): v.decode() for k, v in cur.items()}
             if not cur:
                 continue
-            at = datetime.fromtimestamp(float(cur["at"]), tz=timezone.utc)
+            at = datetime.fromtimestamp(float(cur["at"]), tz=UTC)
             tier, last_at = last.get(cid, (None, None))
             if cur["tier"] == tier or (last_at is not None and at <= last_at):  # unchanged, or older than what we have
                 continue

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from streams.runtime import Runtime
 
 
-def register(rt: "Runtime") -> None:
+def register(rt: Runtime) -> None:
     @rt.app.agent(rt.topics.customer_inputs, name="customers")
     async def customers(stream: StreamT[bytes]) -> None:
         # In batches: a batch is acked (its offsets may be committed) only after the handler is done with it.

@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING
 
 from faust.types import TP, StreamT
 
-from streams.agents.guard import guarded
-
 from models.labelling import LabelledExample
+from streams.agents.guard import guarded
 
 if TYPE_CHECKING:
     from streams.runtime import Runtime
@@ -19,7 +18,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def forget_unpublished(rt: "Runtime", unpublished: list, revoked: Iterable[TP]) -> bool:
+def forget_unpublished(rt: Runtime, unpublished: list, revoked: Iterable[TP]) -> bool:
     """The labels partition left this worker: drop the in-memory learner and the labels it
     learned since the last publish. Whoever reads the partition next (this worker again,
     after the seek) resumes from the newest version and learns them once more; keeping
@@ -32,7 +31,7 @@ def forget_unpublished(rt: "Runtime", unpublished: list, revoked: Iterable[TP]) 
     return True
 
 
-def register(rt: "Runtime") -> None:
+def register(rt: Runtime) -> None:
     """The learner agent (workers of role ``all`` or ``learner``)."""
     unpublished: list = []  # label events learned since the last publish, not yet acked
 
@@ -63,7 +62,7 @@ def register(rt: "Runtime") -> None:
                 unpublished.clear()
 
 
-def register_refresh(rt: "Runtime") -> None:
+def register_refresh(rt: Runtime) -> None:
     """Scorers look for a newer model version every ``model_poll_s``."""
 
     @rt.app.timer(rt.settings.model_poll_s, name="model-refresh")

@@ -14,7 +14,7 @@ HEARTBEAT_S = 1.0
 LAG_EVERY_S = 5.0
 
 
-def register(rt: "Runtime") -> None:
+def register(rt: Runtime) -> None:
     s = rt.settings
     labels = {full: full[len(s.topic_prefix):] for full in [*rt.topics.accepts, rt.topics.ticks]}
 

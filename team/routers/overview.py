@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
@@ -42,7 +42,7 @@ class Overview(BaseModel):
 
 @router.get("", response_model=Overview, summary="Today's overview")
 async def overview(rt: TeamRuntime = Depends(runtime), db: AsyncSession = Depends(session)) -> Overview:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     today = Alert.created_at >= start
     by_tier = dict((await db.execute(select(Alert.tier, func.count()).where(today).group_by(Alert.tier))).all())

@@ -29,7 +29,7 @@ async def _events(request: Request, rt: TeamRuntime, who: Principal) -> AsyncIte
         while not await request.is_disconnected():
             try:
                 msg = await asyncio.wait_for(q.get(), KEEPALIVE_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
             if msg["kind"] in ("alert", "offer"):

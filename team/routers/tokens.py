@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
@@ -59,6 +59,6 @@ async def revoke_token(token_id: int, db: AsyncSession = Depends(session)) -> To
     if row is None:
         raise HTTPException(404, f"no token {token_id}")
     if row.revoked_at is None:
-        row.revoked_at = datetime.now(timezone.utc)
+        row.revoked_at = datetime.now(UTC)
         await db.commit()
     return _out(row)

@@ -13,10 +13,10 @@ from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from schemas.events import AppActivityEvent, OrderEvent, SupportEvent
-from schemas.catalogue import TOPIC_OF_TYPE
-from streams.publish import ensure_topics, producer, publish_models
 from config.settings import Settings
+from schemas.catalogue import TOPIC_OF_TYPE
+from schemas.events import AppActivityEvent, OrderEvent, SupportEvent
+from streams.publish import ensure_topics, producer, publish_models
 from streams.sweep import partition_of
 
 

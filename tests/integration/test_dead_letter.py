@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from cli.procs import WorkerProcess
 from schemas.badmessages import KINDS, bad_messages
 from schemas.catalogue import TOPIC_OF_TYPE
 from schemas.codec import encode
 from schemas.deadletter import decode_raw
 from schemas.events import AppActivityEvent, OrderEvent, SupportEvent
 from services.embedded import free_port
-from cli.procs import WorkerProcess
 from tests.integration.kafka import collect, outcome_counts, publish, run, wait_for
 
 pytestmark = pytest.mark.integration
@@ -50,7 +50,7 @@ def test_every_message_is_accounted_for_exactly(run_settings):
     port = free_port()
     s = run_settings.with_updates(**{"metrics_port": port, "min_labels": 10**9, "max_message_bytes": 65_536,
                                         "dead_letter_raw_bytes": 4096})
-    rng, now = random.Random(11), datetime.now(timezone.utc)
+    rng, now = random.Random(11), datetime.now(UTC)
     n_bad, n_dup = int(TOTAL * BAD_SHARE), int(TOTAL * DUP_SHARE)
     good = valid_events(TOTAL - n_bad - n_dup, now, rng)
     dups = rng.sample(good, n_dup)
@@ -93,7 +93,7 @@ def test_an_event_on_another_types_topic_is_dead_lettered_with_the_topic_it_belo
     """The catalogue's rule, through the broker: one event type per input topic."""
     port = free_port()
     s = run_settings.with_updates(**{"metrics_port": port, "min_labels": 10**9})
-    now = datetime.now(timezone.utc) - timedelta(hours=1)
+    now = datetime.now(UTC) - timedelta(hours=1)
     order = OrderEvent(event_id="o1", customer_id="c1", occurred_at=now, event_type="order", order_id="o1",
                        status="placed", amount=20, currency="EUR", items=1, channel="web")
     support = SupportEvent(event_id="s1", customer_id="c2", occurred_at=now, event_type="support", ticket_id="t1",

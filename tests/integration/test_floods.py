@@ -11,10 +11,9 @@ measured first, in the same run, and printed beside it with the burst's drain ti
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -42,7 +41,7 @@ def warm(cid: str, now: datetime) -> list:
 
 
 def trigger(cid: str) -> AppActivityEvent:
-    return AppActivityEvent(event_id=f"{cid}-u", customer_id=cid, occurred_at=datetime.now(timezone.utc),
+    return AppActivityEvent(event_id=f"{cid}-u", customer_id=cid, occurred_at=datetime.now(UTC),
                             event_type="app_activity", activity="uninstall", platform="ios")
 
 
@@ -88,7 +87,7 @@ def p99(xs: list[float]) -> float:
 def test_malformed_bursts_and_a_flooding_customer_do_not_starve_the_others(run_settings):
     port = free_port()
     s = run_settings.with_updates(clock="wall", metrics_port=port, min_labels=10**9)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     quiet = [f"quiet-{i}" for i in range(N_PROBES)]
     loud = [f"loud-{i}" for i in range(N_PROBES)]
     rng = random.Random(5)

@@ -6,19 +6,19 @@ from the newest version instead of starting from scratch."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis.asyncio as aioredis
 
+from cli.procs import WorkerProcess
 from models.registry import ModelRegistry
 from services.embedded import free_port
-from cli.procs import WorkerProcess
 from simulator import Simulator
 from tests.integration.kafka import Feed, metric, run, wait_for
 
 pytestmark = pytest.mark.integration
-START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+START = datetime(2024, 1, 1, tzinfo=UTC)
 PUBLISH_EVERY = 100
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 
 import pytest
@@ -23,13 +23,13 @@ import redis
 import yaml
 
 from alerts.offers import OfferPolicy, in_control_group
+from cli.procs import WorkerProcess
 from schemas.events import AppActivityEvent, OrderEvent, ProfileUpdate, SupportEvent
 from services.embedded import free_port
-from cli.procs import WorkerProcess
 from tests.integration.kafka import Feed, metric, sentinels, wait_for
 
 pytestmark = pytest.mark.integration
-START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+START = datetime(2024, 1, 1, tzinfo=UTC)
 DAYS = 80
 NO_CONSENT = "offer skipped: no marketing consent"
 
@@ -227,7 +227,7 @@ def test_no_consent_no_offer_and_caps_hold_with_two_workers(run_settings, tmp_pa
                                   event_type="profile", marketing_consent=True) for i in range(8)]
             feed(warm)
             before = sum(done())
-            wait_for(lambda: sum(done()) >= before + 1, "warm-up taken", workers, deadline_s=60)
+            wait_for(lambda before=before: sum(done()) >= before + 1, "warm-up taken", workers, deadline_s=60)
             k += 1
             assert k < 100, "the second worker never got a partition"
         feed(history(n) + sentinels(s, START + timedelta(days=DAYS + 1)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -42,7 +42,7 @@ def probe(port: int, path: str) -> tuple[int, dict]:
 
 
 def test_metrics_have_values_after_a_run_and_readiness_follows_redis(run_settings):
-    port, now = free_port(), datetime.now(timezone.utc)
+    port, now = free_port(), datetime.now(UTC)
     start = now - timedelta(days=120)
     with redis_server() as redis:
         s = run_settings.model_copy(update={

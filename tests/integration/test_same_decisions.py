@@ -12,7 +12,7 @@ cross-topic limit, README "How it works").
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 
 import pytest
@@ -24,7 +24,7 @@ from schemas.events import AppActivityEvent, ProfileUpdate
 from tests.integration.kafka import Feed, sentinels
 
 pytestmark = pytest.mark.integration
-START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+START = datetime(2024, 1, 1, tzinfo=UTC)
 DAYS = 90
 
 

@@ -14,26 +14,26 @@ broker and Redis with real worker processes.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from cli.procs import WorkerProcess
+from engine.backtest import run_backtest
+from engine.compose import processor_from
+from engine.record import CustomerRecord
 from models.prior import RulePrior
 from models.scorer import Scorer
 from models.silence import silence_schedule
 from models.state import apply_event
 from schemas.events import AppActivityEvent, ErasureRequest, OrderEvent, ProfileUpdate, SupportEvent
-from engine.backtest import run_backtest
-from engine.compose import processor_from
-from cli.procs import WorkerProcess
-from engine.record import CustomerRecord
 from streams.sweep import partition_of
 from tests.integration.kafka import collect, publish, run, wait_for
 
 pytestmark = pytest.mark.integration
-START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def ids_in(partition: int, prefix: str, n: int, partitions: int) -> list[str]:
@@ -119,7 +119,7 @@ def test_customer_who_stops_ordering_is_alerted_by_the_event_clock_sweep(run_set
 def test_customer_already_silent_is_alerted_by_the_wall_clock_sweep(run_settings):
     s = run_settings.with_updates(**{"min_labels": 10**9, "clock": "wall", "sweep_interval_s": 0.25})
     quiet = "quiet-wall"
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     mine = regular(quiet, now - timedelta(days=35 + 7 * 7), 7, 8)  # last order ~35 days ago
     last = mine[-1].occurred_at
     state = None
@@ -133,7 +133,7 @@ def test_customer_already_silent_is_alerted_by_the_wall_clock_sweep(run_settings
     alerts = alerts_of(got, quiet)
     assert alerts and all(a["trigger"] == "silence" for a in alerts), alerts
     at = datetime.fromisoformat(min(alerts, key=lambda a: a["occurred_at"])["occurred_at"])
-    assert last < at <= datetime.now(timezone.utc) and at.timestamp() in checkpoints
+    assert last < at <= datetime.now(UTC) and at.timestamp() in checkpoints
 
 
 # ---------------------------------------------------------------------------- erasure

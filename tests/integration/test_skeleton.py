@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
 
-from schemas.events import AppActivityEvent, OrderEvent, ProfileUpdate, SupportEvent
-from engine.backtest import run_backtest
 from cli.procs import WorkerProcess
+from engine.backtest import run_backtest
+from schemas.events import AppActivityEvent, OrderEvent, ProfileUpdate, SupportEvent
 from tests.integration.kafka import collect, publish, run, sentinels, wait_for
 
 pytestmark = pytest.mark.integration
-START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def history(n: int, seed: int = 3) -> list:

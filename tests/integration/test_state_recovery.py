@@ -17,24 +17,24 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
 from aiokafka import AIOKafkaConsumer
 
+from cli.procs import WorkerProcess
+from engine.record import CustomerRecord
 from models.features import compute_features
 from models.prior import RulePrior
 from models.scorer import Scorer
 from models.state import SEEN_IDS, CustomerState, apply_event
 from schemas.events import AppActivityEvent, OrderEvent, ProfileUpdate, SupportEvent
 from services.embedded import free_port
-from cli.procs import WorkerProcess
-from engine.record import CustomerRecord
 from tests.integration.kafka import outcome_counts, publish, run, wait_for
 
 pytestmark = pytest.mark.integration
-START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+START = datetime(2024, 1, 1, tzinfo=UTC)
 N_CUSTOMERS = 100
 AFTER = START + timedelta(days=64, seconds=17)  # time of the one new order per customer, after every history
 

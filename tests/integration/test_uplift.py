@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis.asyncio as aioredis
@@ -20,14 +20,14 @@ from aiokafka import AIOKafkaConsumer
 
 from alerts.experiment_store import ExperimentStore
 from alerts.report import format_report, report
+from cli.procs import WorkerProcess
 from schemas.events import RetentionOffer
 from services.embedded import free_port
-from cli.procs import WorkerProcess
 from simulator import Simulator
 from tests.integration.kafka import Feed, metric, run, sentinels, wait_for
 
 pytestmark = pytest.mark.integration
-START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+START = datetime(2024, 1, 1, tzinfo=UTC)
 CUSTOMERS, CHURN_WITHIN_DAYS, RUN_DAYS, WINDOW_DAYS = 1000, 120, 150, 3
 
 

@@ -5,7 +5,7 @@ stores a replayed or repeated alert once."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -39,8 +39,8 @@ def test_migrations_from_empty_produce_exactly_the_declared_tables(team_db):
 def alert(i: int) -> RiskAlert:
     return RiskAlert(alert_id=f"al-restart-{i}", customer_id=f"cust-{i}", score=0.9, tier="critical", previous_tier="high",
                      reasons=[Reason(feature="complaints_30d", value=3, contribution=0.4, text="3 complaints in the last 30 days")],
-                     value_segment="mid", model_version="rules-1", occurred_at=datetime(2024, 5, 1, tzinfo=timezone.utc),
-                     created_at=datetime.now(timezone.utc), driver="service")
+                     value_segment="mid", model_version="rules-1", occurred_at=datetime(2024, 5, 1, tzinfo=UTC),
+                     created_at=datetime.now(UTC), driver="service")
 
 
 def test_the_inbox_survives_a_restart_and_a_repeated_alert_is_stored_once(team_settings, start_api):

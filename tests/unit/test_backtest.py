@@ -4,15 +4,15 @@ figures the quality bench prints from it follow their definitions."""
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bench.quality import simulator_figures
-from models.model import ChurnModel
-from engine.backtest import run_backtest
 from config.settings import Settings
+from engine.backtest import run_backtest
+from models.model import ChurnModel
 from simulator import Simulator
 
-START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def test_first_alert_at_is_the_time_of_each_alerted_customers_first_alert():
@@ -46,7 +46,7 @@ def test_every_checkpoint_due_before_the_cut_off_runs_whatever_else_happens():
     too, not wait for some other event to come along."""
     from schemas.events import AppActivityEvent, OrderEvent
 
-    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
     orders = [OrderEvent(event_id=f"o{i}", customer_id="quiet", occurred_at=t0 + timedelta(days=7 * i), event_type="order",
                          order_id=f"o{i}", status="placed", amount=40.0, currency="EUR", items=1, channel="web")
               for i in range(8)]

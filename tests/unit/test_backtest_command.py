@@ -10,7 +10,7 @@ import json
 import random
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bench.cdnow import AS_OF, evaluate, load
@@ -38,7 +38,7 @@ def rows(path: Path) -> dict[str, tuple[float, str]]:
 
 
 def test_backtest_of_a_simulated_run_scores_every_customer_and_ranks_the_churners(tmp_path):
-    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
     as_of = start + timedelta(days=240)
     ok(churn_alert("simulate", "--customers", "200", "--days", "240", "--seed", "11", "--start", start.isoformat(),
                    "--out", str(tmp_path / "sim.jsonl"), cwd=tmp_path))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import random
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,10 +16,9 @@ from schemas.badmessages import KINDS, bad_messages
 from schemas.codec import ALL_TYPES, ALLOWED, REASONS, decode, encode
 from schemas.deadletter import DeadLetter, dead_letter, decode_raw, read
 from schemas.errors import ChurnError, DecodeError
-from schemas.events import (INPUT_TYPES, AppActivityEvent, ErasureRequest, OfferOutcome, OrderEvent, ProfileUpdate,
-                            SupportEvent)
+from schemas.events import INPUT_TYPES, AppActivityEvent, ErasureRequest, OfferOutcome, OrderEvent, ProfileUpdate, SupportEvent
 
-NOW = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
+NOW = datetime(2024, 5, 1, 12, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 LIMIT = 4096
 ORDER = {"event_id": "e1", "event_type": "order", "customer_id": "c1", "occurred_at": "2024-05-01T10:00:00+02:00",
@@ -84,7 +83,7 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
 
 @given(events)
 def test_any_valid_event_round_trips(event):
-    far = datetime(2101, 1, 1, tzinfo=timezone.utc)
+    far = datetime(2101, 1, 1, tzinfo=UTC)
     back = decode(encode(event), allowed=ALL_TYPES, now=far, max_bytes=LIMIT, max_future=timedelta(0))
     assert back == event and type(back) is type(event)
 
@@ -196,7 +195,7 @@ def test_encode_is_compact_json():
 # ------------------------------------------------------------ bad-message generator
 @pytest.mark.parametrize("seed", range(5))
 def test_each_generated_bad_message_decodes_to_its_expected_code(seed):
-    now = datetime(2024, 5, 1, tzinfo=timezone.utc) + timedelta(days=seed * 97)
+    now = datetime(2024, 5, 1, tzinfo=UTC) + timedelta(days=seed * 97)
     msgs = bad_messages(random.Random(seed), 300, ["cust-1", "cust-2", "cust-3"], now, max_bytes=LIMIT)
     assert len(msgs) == 300 and {c for _, c in msgs} == set(KINDS) | {"too_large"}
     for raw, expected in msgs:

@@ -3,7 +3,7 @@ worker died between claiming it and delivering it goes out when its message is p
 again, with the same ids, and only then is it final."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -11,17 +11,17 @@ from prometheus_client import CollectorRegistry
 from alerts.experiment_store import ExperimentStore
 from alerts.ledger import OfferLedger, message_source
 from alerts.offers import OfferPolicy
+from config.settings import Settings
+from engine.compose import processor_from
+from engine.processor import to_dt
+from engine.record import CustomerRecord
 from models.prior import RulePrior
 from models.scorer import Scorer
 from schemas.events import OrderEvent, ProfileUpdate
-from engine.compose import processor_from
 from streams.effects import Effects, OutputTopics
 from streams.metrics import RuntimeMetrics
-from engine.processor import to_dt
-from engine.record import CustomerRecord
-from config.settings import Settings
 
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def first_alert_step(settings: Settings):

@@ -85,7 +85,7 @@ def test_the_model_learns_which_feature_matters_and_names_it():
     import random
 
     rnd, m = random.Random(1), ChurnModel()
-    for i in range(3000):
+    for _ in range(3000):
         y = rnd.random() < 0.3
         x = {"use_1_28d": rnd.uniform(0, 8) if y else rnd.uniform(20, 60), "use_2_28d": rnd.uniform(0, 60),
              "days_since_last_activity": 1.0}

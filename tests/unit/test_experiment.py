@@ -2,7 +2,7 @@
 
 import math
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from alerts.offers import OfferPlan, in_control_group
 from alerts.report import build_report, format_report, newcombe_diff, report, wilson
 from schemas.events import OfferOutcome
 
-T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, tzinfo=UTC)
 H = timedelta(days=30)
 
 

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from models.features import (FEATURE_NAMES, compute_features, describe, value_segment)
 from models.catalogue import catalogue_markdown
+from models.features import FEATURE_NAMES, compute_features, describe, value_segment
 from models.state import CustomerState, id_hash
 from tests.unit.test_state import app, fold, order, profile, ticket
 
 ROOT = Path(__file__).resolve().parents[2]
-NOW = datetime(2024, 6, 12, 12, tzinfo=timezone.utc)  # a Wednesday
+NOW = datetime(2024, 6, 12, 12, tzinfo=UTC)  # a Wednesday
 
 
 def at(day: str, hour: int = 12) -> datetime:

@@ -2,13 +2,13 @@
 positives on silence or closure."""
 
 from dataclasses import fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from models.labelling import (DAY, LabelledExample, Snapshot, horizon_due, on_activity, on_churn, on_score,
-                              on_silence)
+from models.labelling import DAY, LabelledExample, Snapshot, horizon_due, on_activity, on_churn, on_score, on_silence
 
 X = {"orders_30d": 2.0, "days_since_last_order": 3.0}
 
@@ -71,7 +71,7 @@ def test_churn_is_positive_now_and_nothing_pending_gives_nothing():
 
 
 def test_aware_datetime_equals_epoch_seconds():
-    t = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
+    t = datetime(2024, 5, 1, 12, tzinfo=UTC)
     assert on_score(None, None, t, X, "v", 7).taken_at == t.timestamp()
 
 

@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 from faust.types import TP
 
-from streams.agents.learner import forget_unpublished
 from config.settings import Settings
+from streams.agents.learner import forget_unpublished
 
 
 def fake_runtime():

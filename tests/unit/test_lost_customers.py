@@ -1,17 +1,17 @@
 """A customer already lost (silent past the horizon, or account closed) gets a win-back,
 not more retention alerts; coming back makes them alertable again."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from models.prior import RulePrior
-from models.scorer import Scorer
-from schemas.events import OrderEvent, SupportEvent
+from config.settings import Settings
 from engine.compose import processor_from
 from engine.processor import to_dt
 from engine.record import CustomerRecord
-from config.settings import Settings
+from models.prior import RulePrior
+from models.scorer import Scorer
+from schemas.events import OrderEvent, SupportEvent
 
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def order(i: int, t: datetime) -> OrderEvent:

@@ -1,6 +1,6 @@
 """Offer policy file, consent, channels, control group, approval, stable offer ids."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
@@ -10,7 +10,7 @@ from alerts.policy import AlertDecision
 from schemas.errors import ConfigError
 from schemas.events import Reason
 
-NOW = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
+NOW = datetime(2024, 5, 1, 12, tzinfo=UTC)
 POLICY = OfferPolicy.load()
 DRIVERS = ("service", "price_value", "product_fit", "disengagement")
 

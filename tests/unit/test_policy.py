@@ -1,7 +1,7 @@
 """One alert per risk episode, stable ids, cooldown, snooze; drivers from reasons."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,7 +10,7 @@ from alerts.policy import AlertState, decide, snooze
 from alerts.tiers import Tiers
 from schemas.events import Reason
 
-T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, tzinfo=UTC)
 TIERS = Tiers(watch=0.5, high=0.7, critical=0.85, hysteresis=0.05)
 
 

@@ -1,16 +1,16 @@
 """The per-customer step: silence checkpoints end for a customer who is gone."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from models.prior import RulePrior
-from models.scorer import Scorer
-from schemas.events import OrderEvent
+from config.settings import Settings
 from engine.compose import processor_from
 from engine.processor import to_dt
 from engine.record import CustomerRecord
-from config.settings import Settings
+from models.prior import RulePrior
+from models.scorer import Scorer
+from schemas.events import OrderEvent
 
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def order(i: int, t: datetime) -> OrderEvent:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import types
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Union, get_args, get_origin
 
@@ -10,9 +12,9 @@ import pytest
 from pydantic import BaseModel
 
 from schemas import events
+from schemas.catalogue import TOPICS, topics_table
 from schemas.codec import REASONS
 from schemas.deadletter import DeadLetter
-from schemas.catalogue import TOPICS, topics_table
 from schemas.export import export, reasons_table, render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +35,7 @@ def members(value) -> tuple:
     """Models a topic value type stands for (the members of a discriminated union)."""
     if get_origin(value) is Annotated:
         value = get_args(value)[0]
-    return get_args(value) if get_origin(value) is Union else (value,)
+    return get_args(value) if get_origin(value) in (Union, types.UnionType) else (value,)
 
 
 def schema_file_of(model: type[BaseModel]) -> str:
@@ -128,11 +130,11 @@ def test_producer_doc_has_the_current_topic_table():
 
 def test_producer_doc_examples_decode():
     import re
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from schemas.codec import ALL_TYPES, decode
     doc = (ROOT / "docs" / "PRODUCERS.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```json\n(.*?)\n```", doc, flags=re.S)
-    seen = {decode(b.encode(), allowed=ALL_TYPES, now=datetime(2024, 5, 5, tzinfo=timezone.utc), max_bytes=4096,
+    seen = {decode(b.encode(), allowed=ALL_TYPES, now=datetime(2024, 5, 5, tzinfo=UTC), max_bytes=4096,
                    max_future=timedelta(0)).event_type for b in blocks}
     assert seen == ALL_TYPES

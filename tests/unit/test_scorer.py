@@ -1,5 +1,7 @@
 """Scorer: prior until the model has min_labels, shared model in process, hot reload from Redis."""
 
+from datetime import UTC
+
 from prometheus_client import CollectorRegistry
 
 from models.metrics import ModelMetrics
@@ -71,14 +73,14 @@ def test_thresholds_set_from_labels_apply_only_with_the_model_that_carries_them(
 
 
 def test_the_processor_decides_tiers_with_the_scorers_thresholds_when_it_has_them():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    from schemas.events import SupportEvent
+    from config.settings import Settings
     from engine.compose import processor_from
     from engine.record import CustomerRecord
-    from config.settings import Settings
+    from schemas.events import SupportEvent
 
-    ev = SupportEvent(event_id="s1", customer_id="c1", occurred_at=datetime(2024, 1, 1, tzinfo=timezone.utc),
+    ev = SupportEvent(event_id="s1", customer_id="c1", occurred_at=datetime(2024, 1, 1, tzinfo=UTC),
                       event_type="support", ticket_id="t1", action="opened", category="delivery", priority="low", is_complaint=False)
     scorer = Scorer(RulePrior(), min_labels=10**9)
     proc = processor_from(Settings(), scorer)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import json
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import TypeAdapter
@@ -15,7 +15,7 @@ from schemas.events import AnyEvent, OfferOutcome, RetentionOffer
 from simulator import SimulationError, Simulator
 from simulator.io import sidecar_path
 
-START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+START = datetime(2024, 1, 1, tzinfo=UTC)
 YEAR = timedelta(days=365)
 INPUTS = ("order", "support", "app_activity")
 ANY = TypeAdapter(AnyEvent)

@@ -1,16 +1,16 @@
 """A retention agent's snooze arrives as a profile update: no alert before it ends, the
 episode is still tracked, and only an escalation after it alerts."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
+from config.settings import Settings
+from engine.compose import processor_from
+from engine.record import CustomerRecord
 from models.prior import RulePrior
 from models.scorer import Scorer
 from schemas.events import ProfileUpdate, SupportEvent
-from engine.compose import processor_from
-from engine.record import CustomerRecord
-from config.settings import Settings
 
-T0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 1, tzinfo=UTC)
 
 
 def complaint(i: int, t: datetime) -> SupportEvent:

@@ -4,7 +4,7 @@ with at most one sorted run in memory, and give the decisions of an in-memory re
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,7 +16,7 @@ from schemas.errors import DecodeError
 from simulator import Simulator
 from simulator.io import to_jsonl
 
-START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")

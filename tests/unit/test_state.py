@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.features import compute_features
-from models.state import (DAY_SPAN, DEFAULT_GAP_DAYS, SEEN_IDS, CustomerState, apply_event)
+from models.state import DAY_SPAN, DEFAULT_GAP_DAYS, SEEN_IDS, CustomerState, apply_event
 from schemas.events import AppActivityEvent, OrderEvent, ProfileUpdate, SupportEvent
 
-T0 = datetime(2024, 6, 12, 12, tzinfo=timezone.utc)
+T0 = datetime(2024, 6, 12, 12, tzinfo=UTC)
 _n = iter(range(10**9))
 
 

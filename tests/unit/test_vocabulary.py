@@ -60,7 +60,7 @@ def test_workers_scorers_and_the_learner_agree_through_the_registry(scratch_redi
         a, b = Scorer(), Scorer()
         for i in range(300):
             a.note_usage(app(T0, "feature_used", feature="messages" if i % 3 else "groups"))
-        for i in range(200):
+        for _ in range(200):
             b.note_usage(app(T0, "feature_used", feature="feed"))
             b.note_usage(app(T0, "login"))
         b.note_usage(app(T0, "session"))  # sessions have features of their own: not a key

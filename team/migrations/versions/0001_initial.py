@@ -140,7 +140,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('alert_id', 'url', name='uq_notifications_alert_url')
     )
-    op.create_index('ix_notifications_due', 'notifications', ['next_attempt_at'], unique=False, postgresql_where=sa.text('sent_at IS NULL AND failed_at IS NULL'))
+    op.create_index('ix_notifications_due', 'notifications', ['next_attempt_at'], unique=False,
+                    postgresql_where=sa.text('sent_at IS NULL AND failed_at IS NULL'))
 
 
 def downgrade() -> None:
