@@ -16,12 +16,15 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
+from cli.procs import ApiProcess
 from config.settings import Settings, WebhookRoute
 from schemas.codec import encode
 from schemas.events import Reason, RiskAlert
 from services import embedded
 from services.embedded import free_port
 from tests.integration.kafka import publish, run, wait_for
+from tests.team_service.client import Api
+from tests.team_service.conftest import issue_tokens
 from tests.team_service.scenario import Receiver
 
 pytestmark = pytest.mark.integration
@@ -111,3 +114,18 @@ def test_a_database_outage_of_30_seconds_loses_and_doubles_nothing(run_settings,
     assert "Traceback" not in log, log[-3000:]
     print(f"\nready {ready_after:.1f} s and caught up {caught_up:.1f} s after the database came back; "
           f"{len(got)} deliveries for {len(everything)} alerts")
+
+
+def test_the_team_service_started_before_its_broker_waits_for_it_and_then_consumes(team_settings):
+    port = free_port()
+    s = team_settings.with_updates(bootstrap_servers=f"127.0.0.1:{port}")
+    with ApiProcess(s, "early-api") as proc:
+        wait_for(lambda: "waiting for the broker at" in proc.log_tail(20_000), "the service saying what it waits for",
+                 [proc], 60)
+        assert "team service: dashboard" not in proc.log_tail(20_000), "it must not serve before its broker answers"
+        with embedded.broker(port):
+            api = Api(proc.wait_url(), issue_tokens(s), proc)
+            assert "answers; starting" in proc.log_tail(20_000)
+            api.wait("/readyz", lambda j: j["ready"], "ready once the broker is up", role=None, deadline_s=30)
+            send(s, range(3))
+            api.wait("/api/alerts", lambda j: len(j["items"]) == 3, "the alerts consumed once the broker is up")
