@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -35,8 +35,8 @@ def alert(i: int) -> RiskAlert:
     return RiskAlert(alert_id=f"al-outage-{i:04d}", customer_id=f"cust-{i % 40}", score=0.9, tier="critical",
                      previous_tier="high", driver="service", value_segment="mid", model_version="rules-1",
                      reasons=[Reason(feature="complaints_30d", value=3, contribution=0.4, text="3 complaints in 30 days")],
-                     occurred_at=datetime(2024, 5, 1, tzinfo=timezone.utc) + timedelta(minutes=i),
-                     created_at=datetime.now(timezone.utc))
+                     occurred_at=datetime(2024, 5, 1, tzinfo=UTC) + timedelta(minutes=i),
+                     created_at=datetime.now(UTC))
 
 
 def send(s: Settings, ids: range) -> None:
