@@ -57,9 +57,10 @@ class EmbeddedProcess:
     """A child service on a loopback port; ``with`` starts it and always stops it."""
 
     def __init__(self, name: str, argv: list[str], port: int, *, user: str | None = None,
-                 workdir: Path | None = None) -> None:
-        """``user``: run as this system user; ``workdir``: deleted on stop."""
+                 workdir: Path | None = None, stop_signal: int = signal.SIGTERM) -> None:
+        """``user``: run as this system user; ``workdir``: deleted on stop; ``stop_signal``: the clean-stop signal."""
         self.name, self.argv, self.port, self.user, self.workdir = name, argv, port, user, workdir
+        self.stop_signal = stop_signal
         self.proc: subprocess.Popen[bytes] | None = None
         self._log = tempfile.NamedTemporaryFile(prefix=f"churn-{name}-", suffix=".log", delete=False)
 
@@ -82,7 +83,7 @@ class EmbeddedProcess:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.send_signal(self.stop_signal)
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
@@ -148,22 +149,28 @@ def _system_user() -> str | None:
     return POSTGRES_USER
 
 
-def postgres() -> EmbeddedProcess:
-    """A throw-away PostgreSQL (trust auth, user ``postgres``) on a free loopback port.
+def postgres(port: int | None = None, data_dir: Path | None = None) -> EmbeddedProcess:
+    """A PostgreSQL (trust auth, user ``postgres``) on ``port`` (default: a free one).
 
-    Its data directory is a fresh temporary one, deleted on stop.
+    Without ``data_dir`` its data directory is a fresh temporary one, deleted on stop; with
+    one, it is created there on first use and kept, so a restart on the same port finds
+    every committed row (an outage test). Stopped with SIGINT, PostgreSQL's fast shutdown:
+    open sessions are ended instead of waited for.
     """
     bindir, user = _postgres_bin(), _system_user()
-    data = Path(tempfile.mkdtemp(prefix="churn-postgres-"))
+    data = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="churn-postgres-"))
+    data.mkdir(parents=True, exist_ok=True)
     if user is not None:
         os.chmod(data, 0o700)
         shutil.chown(data, user)
-    init = subprocess.run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
-                           "--no-sync"], capture_output=True, text=True, user=user, check=False)
-    if init.returncode != 0:
-        shutil.rmtree(data, ignore_errors=True)
-        raise ServiceError(f"embedded PostgreSQL: initdb failed: {(init.stderr or init.stdout)[-1000:]}")
-    port = free_port()
+    if not (data / "PG_VERSION").exists():
+        init = subprocess.run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
+                               "--no-sync"], capture_output=True, text=True, user=user, check=False)
+        if init.returncode != 0:
+            if data_dir is None:
+                shutil.rmtree(data, ignore_errors=True)
+            raise ServiceError(f"embedded PostgreSQL: initdb failed: {(init.stderr or init.stdout)[-1000:]}")
+    port = port or free_port()
     argv = [str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1", "-k", str(data),
             "-c", "fsync=off"]
-    return EmbeddedProcess("postgres", argv, port, user=user, workdir=data)
+    return EmbeddedProcess("postgres", argv, port, user=user, workdir=None if data_dir else data, stop_signal=signal.SIGINT)

@@ -2,22 +2,22 @@
 
 Each batch is stored in one transaction, and its offsets are committed only after that
 transaction: a crash replays the batch, and storing is idempotent, so nothing is lost or
-doubled. A batch the database refuses is retried (with back-off) until it is stored.
+doubled. While the database is away the batch waits and is retried (``rt.database``, one
+log line when it goes and one when it is back); a batch it refuses for another reason is
+retried with back-off too. Either way no offset moves past a batch that was not stored.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 from pydantic import TypeAdapter, ValidationError
 
 from schemas.events import AnyEvent, ErasureRequest, OfferOutcome, ProfileUpdate, RetentionOffer, RiskAlert
+from services.broker import ensure_topics
 from team import ingest
 from team.erasure import erase
 
@@ -58,13 +58,17 @@ async def apply(rt: Any, session: Any, msg: Any) -> str:
     return "invalid"
 
 
+async def _store(rt: Any, batch: list[tuple[str, Any]]) -> list[str]:
+    async with rt.sessions() as session, session.begin():
+        return [await apply(rt, session, msg) for _, msg in batch]
+
+
 async def store_batch(rt: Any, batch: list[tuple[str, Any]]) -> None:
     """One transaction for the batch; retried until the database takes it."""
     delay = 0.5
     while True:
         try:
-            async with rt.sessions() as session, session.begin():
-                kinds = [await apply(rt, session, msg) for _, msg in batch]
+            kinds = await rt.database.call(_store, rt, batch)  # waits out an outage
             for kind in kinds:
                 rt.metrics.ingested.labels(kind=kind).inc()
             return
@@ -75,26 +79,10 @@ async def store_batch(rt: Any, batch: list[tuple[str, Any]]) -> None:
             delay = min(delay * 2, 10.0)
 
 
-async def ensure_topics(settings: Any, names: list[str]) -> None:
-    """Create missing topics with the configured partition count before subscribing: a
-    broker that auto-creates them would use its own default, and the workers' tables
-    need every customer-keyed topic co-partitioned."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        for name in names:
-            if name not in existing:
-                with contextlib.suppress(TopicAlreadyExistsError):
-                    await admin.create_topics([NewTopic(name, settings.partitions, 1)])
-    finally:
-        await admin.close()
-
-
 async def consume(rt: Any) -> None:
     """Consume until cancelled."""
     kinds = {rt.topic(t): t for t in TOPICS}
-    await ensure_topics(rt.settings, list(kinds))
+    await ensure_topics(rt.settings)
     cons = AIOKafkaConsumer(*kinds, bootstrap_servers=rt.settings.bootstrap_servers, group_id=rt.settings.api_group,
                             enable_auto_commit=False, auto_offset_reset="earliest", session_timeout_ms=10_000,
                             heartbeat_interval_ms=1_000, metadata_max_age_ms=5_000)

@@ -9,13 +9,32 @@ One driver (psycopg 3) serves the service (async) and the migrations (sync).
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlparse
 
+import psycopg
+import sqlalchemy.exc
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+CONNECT_TIMEOUT_S = 5  # a database that does not answer is "away" after this, not a hang
+
+#: Errors that mean "the database is away" (refused, shut down, restarting, connection lost),
+#: not "this statement is bad": the work is retried until it answers (``services.retry``).
+UNAVAILABLE: tuple[type[BaseException], ...] = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
+                                                psycopg.OperationalError, psycopg.InterfaceError, OSError)
+
+
+def where(url: str) -> str:
+    """The database's name in log lines, without credentials.
+
+    >>> where("postgresql://u:secret@db.example:6432/team")
+    'PostgreSQL at db.example:6432'
+    """
+    u = urlparse(url)
+    return f"PostgreSQL at {u.hostname}:{u.port or 5432}"
 
 
 def sync_url(url: str) -> str:
@@ -46,7 +65,8 @@ def migrate(url: str, revision: str = "head") -> None:
 
 
 def async_engine(url: str) -> AsyncEngine:
-    return create_async_engine(sync_url(url), pool_size=5, max_overflow=5, pool_pre_ping=True)
+    return create_async_engine(sync_url(url), pool_size=5, max_overflow=5, pool_pre_ping=True,
+                               connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
 
 
 def sessions(engine: AsyncEngine) -> async_sessionmaker:

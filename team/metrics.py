@@ -24,6 +24,9 @@ class TeamMetrics:
                                   registry=registry)
         for outcome in DELIVERY_OUTCOMES:
             self.deliveries.labels(outcome=outcome)
+        self.database_up = Gauge("churn_api_database_up", "1 while the team database answers, 0 while the work that "
+                                 "needs it is paused and retried.", registry=registry)
+        self.database_up.set(1)
         self.consumer_up = Gauge("churn_api_consumer_up", "1 while the team service's consumer is running.", registry=registry)
         self.ingested = Counter("churn_api_ingested_total", "Messages the team service stored, by topic kind.", ["kind"],
                                 registry=registry)

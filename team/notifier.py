@@ -1,10 +1,14 @@
 """Delivers the webhook outbox: every due row is POSTed, marked sent on a 2xx, retried
 with doubling back-off (and jitter) otherwise; a 4xx other than 408/429 is final.
 
-Rows are taken with ``FOR UPDATE SKIP LOCKED``, so several service processes never send
-the same row, and a row is marked sent in the transaction that sent it: each alert
-reaches each endpoint once (a crash between the POST and the commit can repeat it, which
-is why every request carries the ``Idempotency-Key`` header).
+Three steps, so that no database trouble can send a row twice: *claim* due rows
+(``FOR UPDATE SKIP LOCKED``, then their next attempt moved :data:`CLAIM_S` ahead and
+committed: no other service process takes them meanwhile), *send* them (no database
+needed), *record* each outcome, retried while the database is away (``rt.database``) so
+a delivery made just before an outage is marked sent when it returns, not sent again.
+Each alert reaches each endpoint once; only a process killed between sending and
+recording leaves its rows to be sent again after :data:`CLAIM_S`, which is why every
+request carries the ``Idempotency-Key`` header.
 """
 
 from __future__ import annotations
@@ -12,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from team.payloads import render
 from team.tables import Alert, Notification
@@ -24,6 +29,7 @@ from team.tables import Alert, Notification
 log = logging.getLogger(__name__)
 POLL_S = 0.5
 BATCH = 20
+CLAIM_S = 120.0  # a claimed row's sender has this long to record its outcome before the row is due again
 
 
 def backoff_s(attempts: int, base: float, cap: float, rnd: float = 0.5) -> float:
@@ -39,34 +45,74 @@ def dashboard_url(settings: Any) -> str:
     return (settings.api_public_url or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
 
 
-async def deliver_due(rt: Any, client: httpx.AsyncClient) -> int:
-    """Send every due row once; returns how many were delivered."""
-    s, now, delivered = rt.settings, datetime.now(UTC), 0
+@dataclass
+class Claimed:
+    id: int
+    alert_id: str
+    route: str
+    url: str
+    body: dict
+    attempts: int
+    error: str | None = None
+    final: bool = False
+
+
+async def claim(rt: Any) -> list[Claimed]:
+    """Due rows, with their bodies, held for this process for :data:`CLAIM_S`."""
+    now = datetime.now(UTC)
     async with rt.sessions() as session, session.begin():
         rows = (await session.execute(
             select(Notification, Alert).join(Alert, Alert.alert_id == Notification.alert_id)
             .where(Notification.sent_at.is_(None), Notification.failed_at.is_(None), Notification.next_attempt_at <= now)
             .order_by(Notification.id).limit(BATCH).with_for_update(of=Notification, skip_locked=True))).all()
+        out = []
         for note, alert in rows:
-            body = render(note.format, {c.key: getattr(alert, c.key) for c in Alert.__table__.columns}, dashboard_url(s))
-            try:
-                resp = await client.post(note.url, json=body, headers={"Idempotency-Key": f"{note.alert_id}:{note.id}"})
-                error = None if resp.is_success else f"HTTP {resp.status_code}"
-                final = resp.status_code < 500 and resp.status_code not in (408, 429) and not resp.is_success
-            except httpx.HTTPError as exc:
-                error, final = f"{type(exc).__name__}: {exc}"[:500], False
-            note.attempts += 1
-            if error is None:
-                note.sent_at, outcome = datetime.now(UTC), "delivered"
-                delivered += 1
-            elif final:
-                note.failed_at, note.last_error, outcome = datetime.now(UTC), error, "rejected"
-                log.warning("webhook %s refused alert %s for good: %s", note.route, note.alert_id, error)
+            body = render(note.format, {c.key: getattr(alert, c.key) for c in Alert.__table__.columns}, dashboard_url(rt.settings))
+            out.append(Claimed(note.id, note.alert_id, note.route, note.url, body, note.attempts))
+            note.next_attempt_at = now + timedelta(seconds=CLAIM_S)
+        return out
+
+
+async def send(client: httpx.AsyncClient, c: Claimed) -> Claimed:
+    """POST one claimed row; sets its ``error`` (None: delivered) and whether a failure is ``final``."""
+    try:
+        resp = await client.post(c.url, json=c.body, headers={"Idempotency-Key": f"{c.alert_id}:{c.id}"})
+        c.error = None if resp.is_success else f"HTTP {resp.status_code}"
+        c.final = resp.status_code < 500 and resp.status_code not in (408, 429) and not resp.is_success
+    except httpx.HTTPError as exc:
+        c.error, c.final = f"{type(exc).__name__}: {exc}"[:500], False
+    return c
+
+
+async def record(rt: Any, sent: list[Claimed]) -> None:
+    """Store the outcomes of one batch (idempotent: run again after an outage, it changes nothing more)."""
+    s, now = rt.settings, datetime.now(UTC)
+    async with rt.sessions() as session, session.begin():
+        for c in sent:
+            values: dict[str, Any] = {"attempts": c.attempts + 1, "last_error": c.error}
+            if c.error is None:
+                values["sent_at"] = now
+            elif c.final:
+                values["failed_at"] = now
             else:
-                wait = backoff_s(note.attempts, s.webhook_backoff_s, s.webhook_backoff_max_s, random.random())
-                note.next_attempt_at, note.last_error, outcome = now + timedelta(seconds=wait), error, "retry"
-            rt.metrics.deliveries.labels(outcome=outcome).inc()
-    return delivered
+                wait = backoff_s(c.attempts + 1, s.webhook_backoff_s, s.webhook_backoff_max_s, random.random())
+                values["next_attempt_at"] = now + timedelta(seconds=wait)
+            await session.execute(update(Notification).where(Notification.id == c.id, Notification.sent_at.is_(None),
+                                                             Notification.failed_at.is_(None)).values(**values))
+
+
+async def deliver_due(rt: Any, client: httpx.AsyncClient) -> int:
+    """Claim, send and record one batch; returns how many rows it claimed."""
+    claimed = await rt.database.call(claim, rt)
+    sent = [await send(client, c) for c in claimed]
+    if sent:
+        await rt.database.call(record, rt, sent)
+    for c in sent:
+        outcome = "delivered" if c.error is None else "rejected" if c.final else "retry"
+        rt.metrics.deliveries.labels(outcome=outcome).inc()
+        if c.final:
+            log.warning("webhook %s refused alert %s for good: %s", c.route, c.alert_id, c.error)
+    return len(claimed)
 
 
 async def outbox_depth(rt: Any) -> int:
@@ -76,13 +122,16 @@ async def outbox_depth(rt: Any) -> int:
 
 
 async def notify_loop(rt: Any) -> None:
-    """Deliver until cancelled; database trouble is counted and waited out."""
+    """Deliver until cancelled; an outage of the database is waited out (``rt.database``),
+    any other database error counted and the round tried again."""
     async with httpx.AsyncClient(timeout=rt.settings.webhook_timeout_s) as client:
         while True:
+            claimed = 0
             try:
-                await deliver_due(rt, client)
-                rt.metrics.outbox_depth.set(await outbox_depth(rt))
+                claimed = await deliver_due(rt, client)
+                rt.metrics.outbox_depth.set(await rt.database.call(outbox_depth, rt))
             except Exception as exc:  # noqa: BLE001 - keep delivering after a database error
                 rt.metrics.db_errors.inc()
                 log.warning("notifier: %s", exc)
-            await asyncio.sleep(POLL_S)  # outbox poll period
+            if claimed < BATCH:  # a full batch: more are likely due, go on at once
+                await asyncio.sleep(POLL_S)  # outbox poll period

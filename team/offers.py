@@ -90,18 +90,23 @@ async def resend_loop(rt: Any) -> None:
 
     Only decisions older than :data:`RESEND_AFTER_S`, so an approval still publishing is
     left alone; rows are locked (``SKIP LOCKED``), so two service processes never both resend.
+    A round waits while the database is away (``rt.database``).
     """
     while True:
-        async with rt.sessions() as session, session.begin():
-            stale = (await session.execute(select(Offer).where(
-                Offer.status == "approved", Offer.emitted_at.is_(None), Offer.customer_id.is_not(None),
-                Offer.decided_at < datetime.now(UTC) - timedelta(seconds=RESEND_AFTER_S))
-                .limit(50).with_for_update(skip_locked=True))).scalars().all()
-            for row in stale:
-                try:
-                    msg = approved_message(row, None)
-                    await rt.producer.send_and_wait(rt.topic("offers"), encode(msg), key=msg.customer_id.encode())
-                    row.emitted_at = datetime.now(UTC)
-                except Exception as exc:  # noqa: BLE001 - retried next round
-                    log.warning("approved offer %s still not published: %s", row.offer_id, exc)
+        await rt.database.call(resend_round, rt)
         await asyncio.sleep(RESEND_S)  # resend poll period
+
+
+async def resend_round(rt: Any) -> None:
+    async with rt.sessions() as session, session.begin():
+        stale = (await session.execute(select(Offer).where(
+            Offer.status == "approved", Offer.emitted_at.is_(None), Offer.customer_id.is_not(None),
+            Offer.decided_at < datetime.now(UTC) - timedelta(seconds=RESEND_AFTER_S))
+            .limit(50).with_for_update(skip_locked=True))).scalars().all()
+        for row in stale:
+            try:
+                msg = approved_message(row, None)
+                await rt.producer.send_and_wait(rt.topic("offers"), encode(msg), key=msg.customer_id.encode())
+                row.emitted_at = datetime.now(UTC)
+            except Exception as exc:  # noqa: BLE001 - retried next round
+                log.warning("approved offer %s still not published: %s", row.offer_id, exc)

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from alerts.experiment_store import ExperimentStore
 from alerts.ledger import OfferLedger
 from config.settings import Settings
+from services.broker import wait_for_broker
+from services.retry import Dependency
 from team import db
 from team.hub import Hub
 from team.metrics import TeamMetrics
@@ -37,6 +39,7 @@ class TeamRuntime:
     producer: AIOKafkaProducer
     metrics: TeamMetrics
     hub: Hub
+    database: Dependency  # every loop's database work goes through it: retried while the database is away
     key: bytes = b""
     consumer_running: bool = False
     tasks: list[asyncio.Task] = field(default_factory=list)
@@ -48,14 +51,26 @@ class TeamRuntime:
     def topic(self, name: str) -> str:
         return self.settings.topic(name)
 
-    async def db_ok(self) -> bool:
-        try:
+    async def db_ok(self, timeout_s: float = 2.0) -> bool:
+        """Does the database answer a query within ``timeout_s`` (readiness must answer quickly)?"""
+
+        async def probe() -> None:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
+
+        try:
+            await asyncio.wait_for(probe(), timeout_s)
             return True
         except Exception:  # noqa: BLE001 - readiness reports any failure as not ready
             self.metrics.db_errors.inc()
             return False
+
+
+def database(url: str, metrics: TeamMetrics) -> Dependency:
+    """The team database as a :class:`services.retry.Dependency`: one log line when it goes
+    away and one when it is back, ``churn_api_database_up`` meanwhile."""
+    return Dependency(db.where(url), errors=db.UNAVAILABLE, max_delay_s=2.0,
+                      on_change=lambda ok: metrics.database_up.set(1 if ok else 0), on_retry=metrics.db_errors.inc)
 
 
 async def start(settings: Settings, *, registry: CollectorRegistry | None = None, background: bool = True) -> TeamRuntime:
@@ -72,15 +87,17 @@ async def start(settings: Settings, *, registry: CollectorRegistry | None = None
     engine = db.async_engine(url)
     r = aioredis.Redis.from_url(settings.redis_url, password=settings.redis_password.get_secret_value()
                                 if settings.redis_password else None)
+    await wait_for_broker(settings)  # started before its broker: wait for it, saying so, rather than fail
     prod = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5)
     await prod.start()
+    metrics = TeamMetrics(registry or CollectorRegistry())
     rt = TeamRuntime(settings=settings, engine=engine, sessions=db.sessions(engine), redis=r,
                      ledger=OfferLedger(r, settings.redis_prefix), experiment=ExperimentStore(r, settings.redis_prefix),
-                     producer=prod, metrics=TeamMetrics(registry or CollectorRegistry()), hub=Hub())
+                     producer=prod, metrics=metrics, hub=Hub(), database=database(url, metrics))
     async with rt.sessions() as session:
         rt.key = await load_key(session, settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else None)
     listening = asyncio.Event()
-    rt.tasks.append(asyncio.create_task(rt.hub.listen(url, listening), name="live-updates"))
+    rt.tasks.append(asyncio.create_task(rt.hub.listen(url, listening, rt.database), name="live-updates"))
     await asyncio.wait_for(listening.wait(), 10)
     if background:
         for loop, name in ((consume, "consumer"), (notify_loop, "notifier"), (resend_loop, "offer-resend"),

@@ -52,5 +52,5 @@ async def record_changes(rt: Any) -> int:
 
 async def watch_scores(rt: Any) -> None:
     while True:
-        await record_changes(rt)
+        await rt.database.call(record_changes, rt)  # waits while the database is away
         await asyncio.sleep(WATCH_S)  # poll period of the workers' latest scores

@@ -1,5 +1,6 @@
 """Server-sent events for the dashboard: ``alert`` (new or changed, as the caller may see
-it), ``offer`` (an alert's offers changed), ``erasure``; a comment line every 15 s keeps
+it), ``offer`` (an alert's offers changed), ``erasure``, ``resync`` (reload: updates were missed
+while the database was away); a comment line every 15 s keeps
 proxies from closing the stream."""
 
 from __future__ import annotations

@@ -173,6 +173,7 @@ function listen() {
   es.addEventListener("error", () => { $("#live").className = "live off"; text($("#live"), "reconnecting"); });
   es.addEventListener("alert", (ev) => { upsert(JSON.parse(ev.data), true); overviewSoon(); });
   es.addEventListener("erasure", () => { loadAlerts().catch(() => {}); overviewSoon(); });
+  es.addEventListener("resync", () => { loadAlerts().catch(() => {}); overviewSoon(); });  // updates missed while the database was away
   state.events = es;
 }
 

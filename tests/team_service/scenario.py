@@ -34,18 +34,21 @@ RAW_IDS = [f"c{i:04d}" for i in range(CUSTOMERS)]
 
 
 class Receiver:
-    """A webhook endpoint on a fixed port, started later: what each path received."""
+    """A webhook endpoint on a fixed port, started later: what each path received
+    (``delay_s``: each answer takes that long, like a slow endpoint)."""
 
-    def __init__(self, port: int) -> None:
-        self.port, self.got, self.server = port, defaultdict(list), None
+    def __init__(self, port: int, delay_s: float = 0.0) -> None:
+        self.port, self.got, self.server, self.delay_s = port, defaultdict(list), None, delay_s
 
     def start(self) -> None:
-        got = self.got
+        got, delay_s = self.got, self.delay_s
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 got[self.path].append(body)
+                if delay_s:
+                    time.sleep(delay_s)  # a slow endpoint by design, not a wait for something
                 self.send_response(204)
                 self.end_headers()
 
