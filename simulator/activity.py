@@ -14,6 +14,7 @@ decline progress ``p = plan.progress(ts)`` (0 when behaving normally, 1 at churn
 
 from __future__ import annotations
 
+import heapq
 from random import Random
 from typing import Any
 
@@ -26,6 +27,20 @@ CHANNELS = ("web", "app", "store", "other")
 FEATURES = ("search", "wishlist", "order_tracking", "recommendations", "reorder", "loyalty_card", "chat")
 _ORDER_GAP = {"disengaging": 3.0, "service_failure": 1.5, "price_sensitive": 2.0, "product_fit": 2.0}
 _VISIT_DROP = {"service_failure": 0.5, "price_sensitive": 0.4, "product_fit": 0.5}
+
+
+def pop_window(heap: list[Raw], t0: float, t1: float, churn_at: float) -> list[Raw]:
+    """Remove and return the waiting events with ``t0 <= ts < t1``, in time order. Events
+    before ``t0`` are dropped; after the churn time only the account closure (exactly at
+    churn time) survives."""
+    out = []
+    while heap and heap[0][0] < t1:
+        raw = heapq.heappop(heap)
+        ts = raw[0]
+        if ts < t0 or ts > churn_at or (ts == churn_at and raw[3].get("activity") != "account_closed"):
+            continue
+        out.append(raw)
+    return out
 
 
 def daytime(rng: Random, ts: float) -> float:

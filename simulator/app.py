@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime
 from random import Random
 
 from schemas.events import AppActivityEvent, OrderEvent, ProfileUpdate
-from simulator.activity import Raw, daytime
+from simulator.activity import Raw, daytime, pop_window
 from simulator.plan import DAY, INF
 
 FEATURES = ("messages", "feed", "search", "profile", "groups", "photos", "calls", "settings", "help")
@@ -172,14 +172,7 @@ class AppCustomerSim:
         """Waiting events with ``t0 <= ts < t1`` in time order; none after ``churn_at``
         but the account closure."""
         self.extend(t1)
-        out, heap, churn_at = [], self.heap, self.plan.churn_at
-        while heap and heap[0][0] < t1:
-            raw = heapq.heappop(heap)
-            ts = raw[0]
-            if ts < t0 or ts > churn_at or (ts == churn_at and raw[3].get("activity") != "account_closed"):
-                continue
-            out.append(raw)
-        return out
+        return pop_window(self.heap, t0, t1, self.plan.churn_at)
 
     def save(self, at: float) -> None:
         self.extend(at)

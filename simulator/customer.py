@@ -19,7 +19,7 @@ from random import Random
 from typing import Any
 
 from schemas.events import AppActivityEvent, ProfileUpdate
-from simulator.activity import MAKERS, Raw, daytime
+from simulator.activity import MAKERS, Raw, daytime, pop_window
 from simulator.plan import DAY, INF, Plan
 
 
@@ -84,14 +84,7 @@ class CustomerSim:
         closure (exactly at churn time) survives.
         """
         self.extend(t1)
-        out, heap, churn_at = [], self.heap, self.plan.churn_at
-        while heap and heap[0][0] < t1:
-            raw = heapq.heappop(heap)
-            ts = raw[0]
-            if ts < t0 or ts > churn_at or (ts == churn_at and raw[3].get("activity") != "account_closed"):
-                continue
-            out.append(raw)
-        return out
+        return pop_window(self.heap, t0, t1, self.plan.churn_at)
 
     def save(self, at: float) -> None:
         """Make the customer loyal from ``at`` (which must not precede events already taken)."""
