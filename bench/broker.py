@@ -88,13 +88,18 @@ def faust_floor(settings: Settings, total: int, *, deadline_s: float = 300.0) ->
     return float(rate[0])
 
 
-def handled(port: int) -> float:
-    """Messages a worker took off its input topics so far (``churn_messages_total``), 0 before it is up."""
+def scraped(port: int, prefix: str) -> float:
+    """Sum of a worker's /metrics samples whose line starts with ``prefix``; 0 before it is up."""
     try:
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
     except OSError:
         return 0.0
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("churn_messages_total{"))
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix))
+
+
+def handled(port: int) -> float:
+    """Messages a worker took off its input topics so far (``churn_messages_total``), 0 before it is up."""
+    return scraped(port, "churn_messages_total{")
 
 
 def run_workers(settings: Settings, n_workers: int, total: int, *, deadline_s: float = 300.0,

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 
+from bench.broker import scraped  # noqa: E402
 from cli.procs import WorkerProcess  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from schemas.catalogue import INPUTS  # noqa: E402
@@ -48,17 +49,6 @@ def event(rng: random.Random, cid: str, k: int):  # noqa: ANN201
     return AppActivityEvent(event_id=f"{cid}-{k}", customer_id=cid, occurred_at=now, event_type="app_activity",
                             activity=rng.choice(["session", "login", "feature_used"]), platform="android",
                             duration_s=rng.uniform(10, 600), feature=rng.choice(["search", "wishlist", "chat", None]))
-
-
-def customers_held(port: int) -> float:
-    """The worker's ``churn_customers`` gauge (0 before its endpoint is up)."""
-    import urllib.request
-
-    try:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    except OSError:
-        return 0.0
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("churn_customers "))
 
 
 def rss_mb(pid: int) -> float:
@@ -108,7 +98,7 @@ async def load(s: Settings, rate: float, customers: int, seconds: float, sample_
             if now >= next_sample:
                 assert worker.alive(), worker.log_tail()
                 samples.append((now - t0, sent, rss_mb(worker.proc.pid), await lag(s),
-                                customers_held(s.metrics_port), dir_mb(data_dir)))
+                                scraped(s.metrics_port, "churn_customers "), dir_mb(data_dir)))
                 e, n, r, lg, c, st = samples[-1]
                 print(f"{e:7.0f} s  {n:>9,} sent  rss {r:7.1f} MB  lag {lg:>7,}  customers {c:>7,.0f}  "
                       f"rocksdb {st:7.1f} MB", flush=True)

@@ -16,11 +16,10 @@ import pytest
 
 from cli.procs import WorkerProcess
 from engine.backtest import run_backtest
-from models.state import apply_event
 from services.embedded import free_port
 from tests.integration.kafka import Feed, collect, metric, outcome_counts, run, sentinels, wait_for
 from tests.integration.test_same_decisions import DAYS, START, customers, uncapped_policy
-from tests.integration.test_state_recovery import changelog_records
+from tests.integration.test_state_recovery import changelog_records, fold
 
 pytestmark = pytest.mark.integration
 N_CUSTOMERS, N_BAD, CHUNK = 300, 200, 400
@@ -84,9 +83,7 @@ def test_the_survivor_takes_over_and_nothing_is_lost_or_sent_twice(run_settings,
         by_customer.setdefault(e.customer_id, []).append(e)
     wrong = []
     for cid, events in by_customer.items():
-        state = None
-        for e in events:
-            state = apply_event(state, e)
+        state = fold(events)
         if latest.get(cid) is None or comparable(latest[cid].state) != comparable(state):
             wrong.append(cid)
     assert not wrong, f"{len(wrong)} customers' state differs from the fold of their events: {wrong[:5]}"
