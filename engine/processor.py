@@ -24,7 +24,7 @@ from models import labelling
 from models.features import compute_features, value_segment
 from models.labelling import LabelledExample
 from models.scorer import Scorer
-from models.silence import next_silence_check
+from models.silence import next_silence_epoch
 from models.state import apply_event
 from schemas.events import AppActivityEvent, ErasureRequest, Event, OfferOutcome, OrderEvent, ProfileUpdate
 
@@ -220,7 +220,7 @@ class Processor:
             snap = labelling.on_score(record.pending, record.last_snapshot_at, t, x, version, self.snapshot_interval_days)
             if snap is not record.pending:
                 record.pending, record.last_snapshot_at = snap, t
-        record.next_check = self._next_check(record, now)
+        record.next_check = self._next_check(record, t)
 
     def _plan_offers(self, customer_id: str, record: CustomerRecord, step: Step) -> None:
         """The alert's offer and the win-back's, and the experiment arm. A customer enters the
@@ -244,18 +244,19 @@ class Processor:
             step.win_back = (wb_id, choose_offer(rules.policy, driver=driver, alert_id=wb_id, kind="win_back",
                                                  now=to_dt(record.churn_noted_at), **common))
 
-    def _next_check(self, record: CustomerRecord, now: datetime) -> float | None:
-        t = now.timestamp()
+    def _next_check(self, record: CustomerRecord, t: float) -> float | None:
+        """The earliest of the silence checkpoint, the label's and the offer's horizon, and the
+        churn mark after ``t`` (epoch seconds)."""
+        state, best = record.state, next_silence_epoch(record.state, t)
         candidates = []
-        nxt = next_silence_check(record.state, now)
-        if nxt is not None:
-            candidates.append(nxt.timestamp())
         if record.pending is not None:
             candidates.append(labelling.horizon_due(record.pending, self.horizon_days, self.label_rule))
         if record.tracking is not None:  # the horizon's end; a silence after the offer is covered by last + horizon below
             candidates.append(record.tracking.offered_at + self.horizon_days * DAY_S)
-        last = record.state.last_activity_at
-        if last is not None and record.churn_noted_at is None and not record.state.churned:
-            candidates.append(last.timestamp() + self.horizon_days * DAY_S)
-        future = [c for c in candidates if c > t]
-        return min(future) if future else None
+        last = state.last_activity
+        if last is not None and record.churn_noted_at is None and state.closed_at is None:
+            candidates.append(last + self.horizon_days * DAY_S)
+        for c in candidates:
+            if c > t and (best is None or c < best):
+                best = c
+        return best
