@@ -24,9 +24,10 @@ from __future__ import annotations
 import math
 import pickle
 import random
+import sys
 from collections.abc import Callable, Mapping
 
-from river import compose, forest, linear_model, optim, preprocessing, tree
+from river import compose, linear_model, optim, preprocessing
 
 from models.prior import shares, sigmoid, top_reasons
 from models.vocabulary import Vocabulary
@@ -54,21 +55,35 @@ def _logreg() -> compose.Pipeline:
             | linear_model.LogisticRegression(optimizer=optim.SGD(0.001), l2=1e-4))
 
 
+# The tree candidates import river.forest and river.tree (and with them scipy) only when
+# built: a second or more of every worker's and backtest's start for a model not shipped.
 def _arf() -> compose.Pipeline:
+    from river import forest
+
     return compose.FuncTransformer(squash) | forest.ARFClassifier(n_models=10, seed=42)
 
 
 def _amf() -> compose.Pipeline:
+    from river import forest
+
     return compose.FuncTransformer(squash) | forest.AMFClassifier(n_estimators=10, seed=42)
 
 
 def _hat() -> compose.Pipeline:
+    from river import tree
+
     return compose.FuncTransformer(squash) | tree.HoeffdingAdaptiveTreeClassifier(seed=42)
 
 
 PIPELINES: dict[str, Callable[[], compose.Pipeline]] = {"logreg": _logreg, "arf": _arf, "amf": _amf, "hat": _hat}
 DEFAULT_KIND = "logreg"
-_WEIGHTED = (linear_model.LogisticRegression, tree.HoeffdingTreeClassifier)
+
+def _native_weight(estimator: object) -> bool:
+    """Whether ``learn_one`` takes a sample weight (logistic regression, Hoeffding trees)."""
+    if isinstance(estimator, linear_model.LogisticRegression):
+        return True
+    tree = sys.modules.get("river.tree")  # loaded by the time a tree exists
+    return tree is not None and isinstance(estimator, tree.HoeffdingTreeClassifier)
 
 
 class ChurnModel:
@@ -81,7 +96,7 @@ class ChurnModel:
         self.n_seen = self.n_pos = self.n_neg = 0
         self._means: dict[str, float] = {}
         self._rng = random.Random(seed)
-        self._native_weight = isinstance(self.pipeline[list(self.pipeline.steps)[-1]], _WEIGHTED)
+        self._native_weight = _native_weight(self.pipeline[list(self.pipeline.steps)[-1]])
         self._changes = 0  # learnt examples and forgotten features: the version of ``_fast``
         self._fast: _Linear | None = None
 
