@@ -141,7 +141,7 @@ class Processor:
             return Step("outcome", record)
         if record.state is not None and record.state.seen(event.event_id):
             return Step("duplicate", record)
-        seen_before = record.state.last_activity_at if record.state is not None else None
+        seen_before = record.state.last_activity if record.state is not None else None  # epoch seconds
         record.state = apply_event(record.state, event)
         self.scorer.note_usage(event)  # towards the learnt vocabulary of app features
         if isinstance(event, ProfileUpdate):
@@ -149,10 +149,9 @@ class Processor:
                 record.alert = snooze(record.alert, event.snooze_until)
             return Step("stored", record)
         step = Step("scored", record)
-        last = record.state.last_activity_at
-        if last is not None and last > now:
-            now = last
-        t = now.timestamp()
+        t, last = now.timestamp(), record.state.last_activity
+        if last is not None and last > t:
+            now, t = to_dt(last), last
         closed = isinstance(event, AppActivityEvent) and event.activity == "account_closed"
         if closed:
             if record.pending is not None:
@@ -170,7 +169,8 @@ class Processor:
                 if ex is not None:
                     step.labels.append(ex)
             if record.tracking is not None:
-                record.tracking, res = experiment.on_activity(record.tracking, now, self.horizon, last_seen=seen_before)
+                record.tracking, res = experiment.on_activity(record.tracking, now, self.horizon,
+                                                              last_seen=None if seen_before is None else to_dt(seen_before))
                 if res is not None:
                     step.resolutions.append(res)
         self._score(event.customer_id, record, step, now, trigger="event")
