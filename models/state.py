@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import base64
 import struct
+import sys
 import zlib
+from array import array
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from operator import attrgetter
@@ -248,7 +250,7 @@ class CustomerState:
             vals[i] = arr[i] if i < n and v is was[i] else _trim(v)
         for i in _HASH_AT:
             v = vals[i]
-            vals[i] = arr[i] if i < n and v is was[i] else struct.pack(f"<{len(v)}I", *v)
+            vals[i] = arr[i] if i < n and v is was[i] else _pack_hashes(v)
         return vals
 
     @classmethod
@@ -265,6 +267,8 @@ class CustomerState:
             if i < n:
                 raw = vals[i]
                 vals[i] = list(struct.unpack(f"<{len(raw) // 4}I", raw))
+        if _POSITIONAL and n <= len(LAYOUT):
+            return cls(*vals)
         return cls(**dict(zip(LAYOUT, vals)))
 
     @classmethod
@@ -326,6 +330,15 @@ _GET_LAYOUT = attrgetter(*LAYOUT)
 _RING_AT = tuple(i for i, n in enumerate(LAYOUT) if n in _RING_LEN)
 _RING_LEN_AT = tuple((i, _RING_LEN[n]) for i, n in enumerate(LAYOUT) if n in _RING_LEN)
 _HASH_AT = tuple(i for i, n in enumerate(LAYOUT) if n in _HASHES)
+_POSITIONAL = LAYOUT == _NAMES  # the fields in layout order: the array is the constructor's arguments
+
+
+def _pack_hashes(v: list[int]) -> bytes:
+    """Little-endian uint32s (``array`` packs natively: on a little-endian machine that is it, and faster)."""
+    return array("I", v).tobytes() if _NATIVE_LE else struct.pack(f"<{len(v)}I", *v)
+
+
+_NATIVE_LE = sys.byteorder == "little" and array("I").itemsize == 4
 
 
 def _num(x):
