@@ -198,6 +198,13 @@ class OfferLedger:
         """The claimed alert was delivered: from now on every claim of it is refused."""
         await self._r.set(f"{self._p}:alert:{alert_id}", b"sent", xx=True, keepttl=True)
 
+    async def alerts_sent(self, alert_ids: list[str]) -> None:
+        """:meth:`alert_sent` of several alerts in one pipelined round trip."""
+        async with self._r.pipeline(transaction=False) as pipe:
+            for alert_id in alert_ids:
+                pipe.set(f"{self._p}:alert:{alert_id}", b"sent", xx=True, keepttl=True)
+            await pipe.execute()
+
     async def pending_approvals(self) -> list[OfferPlan]:
         """Offers waiting for an agent, oldest first."""
         raw = await self._r.hvals(f"{self._p}:approvals")

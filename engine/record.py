@@ -1,10 +1,16 @@
 """The per-customer table value: every sub-state of one customer in one document.
 
-Format 1 (written now): the byte ``0x01``, then a MessagePack array of the sub-states'
-logical layouts (each sub-state's ``to_json()``). MessagePack, not JSON: the record is
-read and written for every customer in every batch, and it packs several times faster
-and smaller. Format 0 (read only): the same array as JSON text, as records were written
-before; a table or changelog holding those still decodes.
+Format 2 (written now): the byte ``0x02``, then a MessagePack array of the same eight
+parts as format 1, but the customer state is its positional array
+(``CustomerState.to_array``: no keys, no per-field conversion) and the pending snapshot
+is a MessagePack document of its own inside a ``bin``, so that a record whose snapshot did
+not change (most of them: one snapshot per customer per week) reuses those bytes instead
+of encoding them again. The record is read and written for every customer in every batch:
+format 2 takes about a third of format 1's time.
+
+Format 1 (read only): the byte ``0x01``, then a MessagePack array of the sub-states'
+logical layouts (each sub-state's ``to_json()``). Format 0 (read only): the same array as
+JSON text, as records were written before. A table or changelog holding those still decodes.
 """
 
 from __future__ import annotations
@@ -37,31 +43,57 @@ class CustomerRecord:
     next_check: float | None = None  # epoch seconds of the next silence checkpoint
     churn_noted_at: float | None = None  # when churn (closure or silence) was acted on, once per churn
     in_experiment: bool = False  # entered the offer experiment (once per customer; tracking ends when resolved)
+    # As decoded, for encode to re-use what did not change: (snapshot, its bytes) while ``pending`` is
+    # that (frozen) snapshot; (state, its array) for the rings and hashes the new state still shares.
+    _pending_raw: tuple[Snapshot, bytes] | None = field(default=None, compare=False, repr=False)
+    _state_raw: tuple[CustomerState, list] | None = field(default=None, compare=False, repr=False)
 
     def copy(self) -> CustomerRecord:
         """A shallow copy (the processor replaces sub-states, never edits them in place)."""
         return CustomerRecord(self.state, self.alert, self.pending, self.last_snapshot_at, self.tracking,
-                              self.next_check, self.churn_noted_at, self.in_experiment)
+                              self.next_check, self.churn_noted_at, self.in_experiment, self._pending_raw, self._state_raw)
 
     def encode(self) -> bytes:
-        """Format 1 bytes (see the module docstring)."""
-        doc = [
+        """Format 2 bytes (see the module docstring)."""
+        pending, cached = self.pending, self._pending_raw
+        if pending is None:
+            pending_raw = None
+        elif cached is not None and cached[0] is pending:
+            pending_raw = cached[1]
+        else:
+            pending_raw = _pack(pending.to_json())
+        return FORMAT_2 + _pack([
             self.next_check,
-            self.state.to_json() if self.state is not None else None,
+            self.state.to_array(like=self._state_raw) if self.state is not None else None,
             self.alert.to_json(),
-            self.pending.to_json() if self.pending is not None else None,
+            pending_raw,
             self.last_snapshot_at,
             self.tracking.to_json() if self.tracking is not None else None,
             self.churn_noted_at,
             self.in_experiment,
-        ]
-        return FORMAT_1 + _pack(doc)
+        ])
 
     @classmethod
     def decode(cls, raw: bytes | None) -> CustomerRecord:
         """A record of any format (``None`` or empty: a new customer's)."""
         if not raw:
             return cls()
+        if raw[0] == 2:
+            nc, s, a, p, lsa, t, cn, ie, *_newer = _unpack(memoryview(raw)[1:])
+            pending = Snapshot.from_json(_unpack(p)) if p is not None else None
+            state = CustomerState.from_array(s) if s is not None else None
+            return cls(
+                state=state,
+                alert=AlertState.from_json(a),
+                pending=pending,
+                last_snapshot_at=lsa,
+                tracking=OfferTracking.from_json(t) if t is not None else None,
+                next_check=nc,
+                churn_noted_at=cn,
+                in_experiment=ie,
+                _pending_raw=(pending, p) if pending is not None else None,
+                _state_raw=(state, s) if state is not None else None,
+            )
         doc = _unpack(memoryview(raw)[1:]) if raw[0] == 1 else json.loads(raw)
         nc, s, a, p, lsa, t, cn, *newer = doc  # records written before in_experiment have 7 parts
         return cls(
@@ -84,7 +116,7 @@ class CustomerRecord:
         >>> CustomerRecord.peek_next_check(b'[12.5,null]'), CustomerRecord.peek_next_check(b'[null,null]')  # format 0
         (12.5, None)
         """
-        if raw[0] == 1:
+        if raw[0] in (1, 2):
             kind = raw[2]  # after the version byte and the array header (a fixarray: one byte)
             if kind == 0xCB:
                 return _DOUBLE.unpack_from(raw, 3)[0]
@@ -96,9 +128,10 @@ class CustomerRecord:
 
 
 FORMAT_1 = b"\x01"
+FORMAT_2 = b"\x02"
 _DOUBLE = struct.Struct(">d")
 _pack = msgpack.Packer(use_bin_type=True, use_single_float=False).pack
 
 
-def _unpack(raw: memoryview) -> list:
+def _unpack(raw: memoryview | bytes) -> list:
     return msgpack.unpackb(raw, raw=False, strict_map_key=False)

@@ -47,6 +47,7 @@ True
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -130,6 +131,7 @@ class LabelledExample:
                    resolved_at=float(obj["r"]), model_version=str(obj["v"]))
 
 
+@functools.cache  # a snapshot is decoded and encoded with every customer's record
 def _catalogue() -> tuple[str, ...] | None:
     try:
         from models.features import FEATURE_NAMES

@@ -29,9 +29,12 @@ from __future__ import annotations
 
 import base64
 import struct
+import sys
 import zlib
+from array import array
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
+from operator import attrgetter
 
 from models import usage
 from models.vocabulary import ACTIVITY_KEYS, key_hash
@@ -220,6 +223,54 @@ class CustomerState:
             out[_CODE[name]] = v
         return out
 
+    def to_array(self, like: tuple[CustomerState, list] | None = None) -> list:
+        """The binary record's layout (:mod:`engine.record` format 2): every field in
+        :data:`LAYOUT` order, as it is (MessagePack keeps ints, floats, dicts with int keys),
+        except rings trimmed and hashes packed into bytes. No per-field conversion of
+        scalars: it is written for every customer in every batch.
+
+        ``like``: an earlier state and its array (as decoded, :meth:`from_array`). A ring or
+        hash list this state still shares with it (the same object: updates copy on write)
+        is taken from that array instead of being trimmed or packed again.
+
+        >>> s = CustomerState(head_day=3, d_orders=[1, 0, 2] + [0] * (DAY_SPAN - 3), seen_ids=[7], csat=4.0)
+        >>> arr = s.to_array()
+        >>> t = CustomerState.from_array(arr)
+        >>> t == s, t.to_array(like=(t, arr)) == arr
+        (True, True)
+        """
+        vals = list(_GET_LAYOUT(self))
+        if like is not None:
+            before, arr = like
+            was, n = _GET_LAYOUT(before), len(arr)
+        else:
+            was, n = None, 0
+        for i in _RING_AT:
+            v = vals[i]
+            vals[i] = arr[i] if i < n and v is was[i] else _trim(v)
+        for i in _HASH_AT:
+            v = vals[i]
+            vals[i] = arr[i] if i < n and v is was[i] else _pack_hashes(v)
+        return vals
+
+    @classmethod
+    def from_array(cls, vals: list) -> CustomerState:
+        """Inverse of :meth:`to_array`; a shorter array (written before fields were added to
+        :data:`LAYOUT`) leaves the newer fields at their defaults."""
+        vals = list(vals)
+        n = len(vals)
+        for i, size in _RING_LEN_AT:
+            if i < n:
+                v = vals[i]
+                vals[i] = v + [0] * (size - len(v))  # a new list, padded
+        for i in _HASH_AT:
+            if i < n:
+                raw = vals[i]
+                vals[i] = list(struct.unpack(f"<{len(raw) // 4}I", raw))
+        if _POSITIONAL and n <= len(LAYOUT):
+            return cls(*vals)
+        return cls(**dict(zip(LAYOUT, vals)))
+
     @classmethod
     def from_json(cls, obj: dict) -> CustomerState:
         """Inverse of :meth:`to_json`."""
@@ -264,6 +315,30 @@ _DEFAULTS = {f.name: getattr(CustomerState(), f.name) for f in fields(CustomerSt
 _RING_LEN = {**{n: DAY_SPAN for n in _DAY_RINGS}, **_WEEK_RINGS}
 _FLOATS = {f.name for f in fields(CustomerState) if "float" in str(f.type) and "list" not in str(f.type)
            and "dict" not in str(f.type)}
+#: The field order of :meth:`CustomerState.to_array`. Part of the stored format: never reorder
+#: or remove a name; a new field is appended at the end (tests/unit/test_record.py checks it).
+LAYOUT = (
+    "head_day", "d_orders", "d_tickets", "d_complaints", "d_sessions", "w_orders", "w_spend", "w_reopened",
+    "w_escalations", "w_features", "seen_ids", "n_orders", "n_order_days", "n_cancelled", "n_refunded", "n_returned",
+    "total_spend", "total_discount", "channel_counts", "first_order", "last_order", "open_tickets", "resolved_ids",
+    "category_opened", "resolution_hours", "csat", "sentiment_fast", "sentiment_slow", "last_login",
+    "last_push_opened", "notifications_off", "uninstalled_at", "closed_at", "session_fast", "session_slow",
+    "active_bits", "u_keys", "u_days", "u_weeks", "first_seen", "last_activity", "profile_at", "consent", "owner",
+    "segment", "signup",
+)
+_GET_LAYOUT = attrgetter(*LAYOUT)
+_RING_AT = tuple(i for i, n in enumerate(LAYOUT) if n in _RING_LEN)
+_RING_LEN_AT = tuple((i, _RING_LEN[n]) for i, n in enumerate(LAYOUT) if n in _RING_LEN)
+_HASH_AT = tuple(i for i, n in enumerate(LAYOUT) if n in _HASHES)
+_POSITIONAL = LAYOUT == _NAMES  # the fields in layout order: the array is the constructor's arguments
+
+
+def _pack_hashes(v: list[int]) -> bytes:
+    """Little-endian uint32s (``array`` packs natively: on a little-endian machine that is it, and faster)."""
+    return array("I", v).tobytes() if _NATIVE_LE else struct.pack(f"<{len(v)}I", *v)
+
+
+_NATIVE_LE = sys.byteorder == "little" and array("I").itemsize == 4
 
 
 def _num(x):

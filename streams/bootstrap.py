@@ -57,19 +57,21 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
 
     broker_dep = metrics.dependency("broker")
 
-    async def send(topic: str, key: bytes | None, value: bytes, *, delivered: bool = False) -> None:
-        """Hand a message to the producer; with ``delivered``, return only once the broker has it.
-        While the broker is away, the send is retried (a message that was delivered but whose
-        acknowledgement was lost goes out twice, with the same ids: at least once)."""
+    async def send(topic: str, key: bytes | None, value: bytes, *, delivered: bool = False) -> Any:
+        """Hand a message to the producer; with ``delivered``, return only once the broker has it,
+        else return what to await for that. While the broker is away, the send is retried (a message
+        that was delivered but whose acknowledgement was lost goes out twice, with the same ids: at
+        least once)."""
         if topic not in channels:
             channels[topic] = app.topic(topic, key_type=bytes, value_type=bytes)
 
-        async def once() -> None:
+        async def once() -> Any:
             pending = await channels[topic].send(key=key, value=value)
             if delivered:
                 await pending
+            return pending
 
-        await broker_dep.call(once)
+        return await broker_dep.call(once)
 
     def committed(topic: str, partition: int) -> int | None:
         return faust_compat.committed_offset(app, topic, partition)

@@ -19,7 +19,7 @@ from alerts.policy import DAY_S
 from engine.processor import Step, to_dt
 from schemas.codec import encode
 from schemas.events import ErasureConfirmation, OfferOutcome, RiskAlert
-from streams.metrics import RuntimeMetrics
+from streams.metrics import TRIGGERS, RuntimeMetrics
 from streams.retry import Dependency
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,12 @@ class Effects:
         self.ledger, self.store, self.caps = ledger, store, caps
         self.send, self.metrics, self.unfinished = send, metrics, unfinished
         self.redis_dep = redis_dep if redis_dep is not None else Dependency("redis")
-        self._scores: dict[str, dict[str, str]] = {}
+        self._scores: dict[str, tuple[float, str, str, float]] = {}  # formatted at the flush: once per customer, not per step
+        self._score_of = {t: metrics.scores.labels(trigger=t) for t in TRIGGERS}  # bound once, not per step
         self.received_at: float | None = None  # perf_counter when the handler took up the current message
+        # In a batch (:meth:`begin_batch`): deliveries awaited, and claims marked sent, together at :meth:`settle`.
+        self._deferred: list[tuple[Any, str, bytes | None, bytes]] | None = None
+        self._sent: list[tuple[str, float | None]] = []  # (alert id, received_at when it is an alert) to mark sent
 
     def score_key(self, customer_id: str) -> str:
         return f"{self.score_prefix}:cust:{customer_id}:score"
@@ -64,9 +68,8 @@ class Effects:
             await self.redis_dep.call(self.store.record_outcome, event)
             return
         if step.score is not None:
-            self._scores[customer_id] = {"score": f"{step.score:.4f}", "tier": step.record.alert.tier,
-                                         "model_version": step.version, "at": f"{step.at:.0f}"}
-            self.metrics.scores.labels(trigger=step.trigger).observe(step.score)
+            self._scores[customer_id] = (step.score, step.record.alert.tier, step.version, step.at)
+            self._score_of[step.trigger].observe(step.score)
         for res in step.resolutions:
             if await self.redis_dep.call(self.store.record_resolution, res):
                 self.metrics.offer_resolutions.labels(arm=res.arm, outcome=res.outcome).inc()
@@ -89,19 +92,17 @@ class Effects:
                           previous_tier=d.previous_tier, reasons=list(d.reasons), value_segment=step.segment,
                           model_version=step.version, occurred_at=to_dt(step.at), created_at=datetime.now(UTC),
                           driver=d.driver, trigger=step.trigger, offer_note=note)
-        await self.send(self.topics.alerts, customer_id.encode(), encode(alert), delivered=True)
-        await self.redis_dep.call(self.ledger.alert_sent, d.alert_id)
+        await self._deliver(self.topics.alerts, customer_id.encode(), encode(alert))
+        await self._mark_sent(d.alert_id, self.received_at)
         self.metrics.alerts.labels(tier=d.tier, trigger=step.trigger, driver=d.driver).inc()
         self.metrics.event_to_alert.observe(max(0.0, alert.created_at.timestamp() - step.at))
-        if self.received_at is not None:
-            self.metrics.alert_processing.observe(time.perf_counter() - self.received_at)
 
     async def _win_back(self, step: Step, source: str) -> None:
         wb_id, plan = step.win_back
         if not await self.redis_dep.call(self.ledger.claim_alert, wb_id, source=source, unfinished=self.unfinished):
             return
         await self._offer(plan)
-        await self.redis_dep.call(self.ledger.alert_sent, wb_id)
+        await self._mark_sent(wb_id, None)
 
     async def _offer(self, plan: OfferPlan | Skip) -> str:
         """Reserve caps and emit the planned offer; returns the note the alert carries."""
@@ -115,10 +116,58 @@ class Effects:
             return got.reason
         offer = build_offer(plan, created_at=datetime.now(UTC))
         await self.redis_dep.call(self.store.record_offer, plan)
-        await self.send(self.topics.offers, plan.customer_id.encode(), encode(offer), delivered=True)
+        await self._deliver(self.topics.offers, plan.customer_id.encode(), encode(offer))
         self.metrics.offers.labels(kind=plan.kind, offer_type=plan.offer_type, arm="control" if plan.control_group else "treated",
                                    status=plan.status).inc()
         return f"offer {plan.offer_type} via {plan.channel}: {plan.status.replace('_', ' ')}"
+
+    async def _deliver(self, topic: str, key: bytes | None, value: bytes) -> None:
+        """Send a message the broker must have before its claim is marked sent: now, or in a batch at :meth:`settle`."""
+        if self._deferred is None:
+            await self.send(topic, key, value, delivered=True)
+        else:
+            self._deferred.append((await self.send(topic, key, value), topic, key, value))
+
+    async def _mark_sent(self, alert_id: str, received_at: float | None) -> None:
+        if self._deferred is None:
+            await self.redis_dep.call(self.ledger.alert_sent, alert_id)
+            self._observe_processing(received_at)
+        else:
+            self._sent.append((alert_id, received_at))
+
+    def _observe_processing(self, received_at: float | None) -> None:
+        if received_at is not None:
+            self.metrics.alert_processing.observe(time.perf_counter() - received_at)
+
+    def begin_batch(self) -> None:
+        """From now until :meth:`settle`, alerts and offers are handed to the producer without waiting for
+        each one's acknowledgement, and their claims are marked sent at :meth:`settle`.
+
+        The batch is acked (its offsets may be committed) only after ``settle``: a worker that dies
+        before leaves the claims held by their uncommitted messages, which its successor processes
+        again (:meth:`alerts.ledger.OfferLedger.claim_alert`), as when each delivery was awaited
+        in turn; the batch no longer waits one produce round trip per alert."""
+        if self._deferred is None:
+            self._deferred, self._sent = [], []
+
+    async def settle(self) -> None:
+        """Wait until the broker has every alert and offer of the batch (a failed one is sent again,
+        waiting, retried while the broker is away), then mark their claims sent in one round trip."""
+        deferred, self._deferred = self._deferred or [], None
+        sent, self._sent = self._sent, []
+        for pending, topic, key, value in deferred:
+            try:
+                if pending is not None:
+                    await pending
+            except Exception:  # noqa: BLE001 - not delivered: send it again and wait for this one
+                try:
+                    await self.send(topic, key, value, delivered=True)
+                except Exception:  # noqa: BLE001 - the broker refuses it for good (as a failed send in after_step:
+                    log.exception("cannot deliver a message to %s", topic)  # that alert is lost, logged)
+        if sent:
+            await self.redis_dep.call(self.ledger.alerts_sent, [alert_id for alert_id, _ in sent])
+            for _, received_at in sent:
+                self._observe_processing(received_at)
 
     async def erase(self, customer_id: str, event: Any) -> None:
         self._scores.pop(customer_id, None)
@@ -140,8 +189,9 @@ class Effects:
 
         async def write() -> None:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for cid, mapping in batch.items():
-                    pipe.hset(self.score_key(cid), mapping=mapping)
+                for cid, (score, tier, version, at) in batch.items():
+                    pipe.hset(self.score_key(cid), mapping={"score": f"{score:.4f}", "tier": tier, "model_version": version,
+                                                            "at": f"{at:.0f}"})
                 await pipe.execute()
 
         await self.redis_dep.call(write)  # while Redis is away, newer scores gather for the next flush

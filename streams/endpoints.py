@@ -2,7 +2,9 @@
 
 A small ``http.server`` in a daemon thread: it answers while the worker's loop is
 busy or blocked (which is what liveness must detect, see ``streams.health``), and
-needs nothing beyond the standard library and prometheus-client. Probes answer
+needs nothing beyond the standard library and prometheus-client. ``/metrics?name[]=F``
+serves only the family ``F`` (a frequent poller, such as the benchmarks, need not
+render every family: a full page costs the worker several ms of CPU under the GIL). Probes answer
 200 or 503 with a JSON body naming each check.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
@@ -40,10 +43,11 @@ class Endpoints:
 def _handler(ep: Endpoints) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            path = self.path.split("?", 1)[0]
+            path, _, query = self.path.partition("?")
             if path == "/metrics":
                 encode, content_type = choose_encoder(self.headers.get("Accept", ""))
-                self._send(200, content_type, encode(ep.registry))
+                names = parse_qs(query).get("name[]")  # as prometheus-client's own handler: only these families
+                self._send(200, content_type, encode(ep.registry.restricted_registry(names) if names else ep.registry))
             elif path in ("/healthz", "/livez"):
                 self._probe(*ep.health.live())
             elif path == "/readyz":

@@ -82,3 +82,40 @@ def test_an_alert_claimed_but_never_delivered_goes_out_when_its_message_is_proce
         assert [v["alert_id"] for t, v in out if t == settings.topic("alerts")] == [step.decision.alert_id]
 
     scratch_redis.run(lambda redis: main(redis, scratch_redis.prefix))
+
+
+def test_in_a_batch_claims_are_held_by_their_message_until_the_deliveries_settle(scratch_redis):
+    async def main(redis, prefix):
+        import asyncio
+
+        settings = Settings(redis_prefix=prefix, control_share=0.0)
+        acks: list[asyncio.Future] = []
+
+        async def send(topic, key, value, *, delivered=False):
+            ack = asyncio.get_running_loop().create_future()
+            acks.append(ack)
+            if delivered:
+                ack.set_result(None)
+            return ack
+
+        topics = OutputTopics(alerts=settings.topic("alerts"), offers=settings.topic("offers"),
+                              labels=settings.topic("labels"), erasure_done=settings.topic("erasure_done"))
+        effects = Effects(topics=topics, redis=redis, score_prefix=prefix, cooldown_days=settings.cooldown_days,
+                          ledger=OfferLedger(redis, prefix), store=ExperimentStore(redis, prefix),
+                          caps=OfferPolicy.load(None).caps, send=send, metrics=RuntimeMetrics(CollectorRegistry()))
+        step = first_alert_step(settings)
+        source = message_source("silence-ticks", 0, 7)
+        effects.begin_batch()
+        await effects.after_step("c1", step, None, source)
+        claim = f"{prefix}:alert:{step.decision.alert_id}"
+        assert len(acks) == 2 and not any(a.done() for a in acks), "offer and alert handed over, not awaited"
+        assert await redis.get(claim) == source.encode(), "held by its message until delivered"
+        settling = asyncio.ensure_future(effects.settle())
+        await asyncio.sleep(0)
+        assert not settling.done() and await redis.get(claim) == source.encode()
+        acks[0].set_result(None)
+        acks[1].set_exception(ConnectionError("lost"))  # sent again, waiting
+        await settling
+        assert len(acks) == 3 and await redis.get(claim) == b"sent"
+
+    scratch_redis.run(lambda redis: main(redis, scratch_redis.prefix))

@@ -96,7 +96,9 @@ def get(port: int, path: str) -> tuple[int, str]:
 
 def test_endpoints_serve_metrics_and_probes():
     reg = CollectorRegistry()
-    RuntimeMetrics(reg).erasures.inc()
+    m = RuntimeMetrics(reg)
+    m.erasures.inc()
+    m.messages.labels(topic="orders", outcome="applied").inc()
     up = [False]
     h = Health(checks={"redis": lambda: up[0]}, model_checked=lambda: True)
     h.beat(assigned={("orders", 0)}, busy=False)
@@ -104,6 +106,8 @@ def test_endpoints_serve_metrics_and_probes():
     try:
         status, body = get(ep.port, "/metrics")
         assert status == 200 and "churn_erasures_total 1.0" in body
+        status, body = get(ep.port, "/metrics?name[]=churn_messages_total")
+        assert status == 200 and "churn_messages_total" in body and "churn_erasures_total" not in body
         assert get(ep.port, "/healthz")[0] == 200
         status, body = get(ep.port, "/readyz")
         assert status == 503 and json.loads(body)["checks"]["redis"] == "unreachable"

@@ -1,10 +1,12 @@
-"""The customer record's binary format, and records written before it (JSON) still decode."""
+"""The customer record's binary format, and records written before it (format 1, JSON) still decode."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import fields, replace
 
-from engine.record import FORMAT_1, CustomerRecord
+from engine.record import FORMAT_2, CustomerRecord
+from models.state import LAYOUT, CustomerState
 
 # A customer's record as the worker wrote it before the binary format (format 0: JSON text):
 # a profile, two orders, a complaint with a CSAT of 2, an app session.
@@ -19,6 +21,24 @@ FORMAT_0 = (
     b'.0,1034.17,1.0,0.0,0.0],"y":false,"r":1709542800.0},1709370000.0,null,null,false]'
 )
 
+# The same record as format 1 wrote it (MessagePack of the sub-states' to_json()).
+FORMAT_1 = bytes.fromhex(
+    "0198cb41d9814c64000000de0019a26864cd4d5ba2646fdc00140100000000000000000000000000000000000001a26474dc"
+    "0012000000000000000000000000000000000001a26463dc0012000000000000000000000000000000000001a26473dc0011"
+    "0000000000000000000000000000000001a2776f9401000001a2777394130000cb4045400000000000a27369bc4d32733450"
+    "36316c59764c774f42555549306a68624263306132733da26e6f02a26e6402a27473cb404ec00000000000a2636394010100"
+    "00a2666fce65e2ea90a26c6fce65fbf710a26f749192ce5b54ae37ce65e58d90a2636f81a864656c697665727991ce65e58d"
+    "90a2637302a26c6cce65e6df10a27166cd012ca27173cd012ca26673ce65e19910a26c61ce65fbf710a27061ce65e19910a2"
+    "6d63c3a27367a3736d6281a16ccb3fd53c695abcd71585a174cb41d978baa4000000a176a772756c65732d31a178dc0023cb"
+    "0000000000000000cb3ff0000000000000cb3ff0000000000000cb3ff0000000000000cb403e000000000000cb0000000000"
+    "000000cb4045400000000000cb3ff0000000000000cb4045400000000000cb0000000000000000cb0000000000000000cb00"
+    "00000000000000cb0000000000000000cb0000000000000000cb0000000000000000cb0000000000000000cb000000000000"
+    "0000cb0000000000000000cb4010000000000000cb0000000000000000cb0000000000000000cb0000000000000000cb0000"
+    "000000000000cb0000000000000000cb0000000000000000cb0000000000000000cb0000000000000000cb00000000000000"
+    "00cb0000000000000000cb0000000000000000cb3ff0000000000000cb409028ae147ae148cb3ff0000000000000cb000000"
+    "0000000000cb0000000000000000a179c2a172cb41d9796364000000cb41d978baa4000000c0c0c2"
+)
+
 
 def test_a_json_record_written_before_the_binary_format_still_decodes():
     rec = CustomerRecord.decode(FORMAT_0)
@@ -28,14 +48,38 @@ def test_a_json_record_written_before_the_binary_format_still_decodes():
     assert rec.pending is not None and rec.pending.model_version == "rules-1"
 
 
+def test_a_format_1_record_still_decodes_to_the_same_record():
+    old = CustomerRecord.decode(FORMAT_1)
+    assert old == CustomerRecord.decode(FORMAT_0)
+    assert CustomerRecord.peek_next_check(FORMAT_1) == old.next_check
+    assert CustomerRecord.decode(old.encode()) == old
+
+
 def test_the_binary_format_round_trips_every_sub_state_and_is_smaller():
     rec = CustomerRecord.decode(FORMAT_0)
     raw = rec.encode()
-    assert raw.startswith(FORMAT_1) and len(raw) < len(FORMAT_0)
+    assert raw.startswith(FORMAT_2) and len(raw) < len(FORMAT_0)  # and about format 1's size: no keys, whole floats as floats
     again = CustomerRecord.decode(raw)
     assert again == rec
     assert again.state.to_json() == rec.state.to_json() and again.encode() == raw
     assert CustomerRecord.peek_next_check(raw) == rec.next_check
+
+
+def test_the_state_layout_names_every_field_once():
+    assert sorted(LAYOUT) == sorted(f.name for f in fields(CustomerState))
+
+
+def test_re_encoding_reuses_only_what_did_not_change():
+    rec = CustomerRecord.decode(CustomerRecord.decode(FORMAT_0).encode())
+    rec.state = replace(rec.state, d_orders=[5] + rec.state.d_orders[1:], seen_ids=rec.state.seen_ids + [9])
+    rec.pending = replace(rec.pending, outcome=True, resolved_at=1.0)
+    again = CustomerRecord.decode(rec.encode())
+    assert again == rec and again.state.d_orders[0] == 5 and again.state.seen_ids[-1] == 9 and again.pending.outcome
+
+
+def test_a_shorter_state_array_leaves_newer_fields_at_their_defaults():
+    arr = CustomerState(head_day=3, signup="2024-01-01").to_array()
+    assert CustomerState.from_array(arr[:-1]) == CustomerState(head_day=3)
 
 
 def test_peek_reads_a_missing_or_whole_numbered_next_check():
