@@ -37,8 +37,10 @@ alone must not switch the alerts' scorer back and forth between versions.
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections import deque
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from river import drift
@@ -70,7 +72,8 @@ class Learner:
     def __init__(self, model: ChurnModel, *, registry: ModelRegistry | None = None, publish_every: int = 200,
                  min_labels: int = 200, metrics: ModelMetrics | None = None, window: int = 1000,
                  balance: bool = True, max_weight: float = 10.0, drifts: int = 0,
-                 prior: RulePrior | None = None, tier_goal: dict[str, float] | None = None) -> None:
+                 prior: RulePrior | None = None, tier_goal: dict[str, float] | None = None,
+                 replay: int = 0, replay_every: int = 0, reservoir: bool = True, seed: int = 0) -> None:
         self.model, self.registry, self.metrics = model, registry, metrics
         self.prior = prior if prior is not None else RulePrior()
         self.publish_every, self.min_labels = publish_every, min_labels
@@ -89,6 +92,10 @@ class Learner:
         self.ready_at: int | None = None  # labels seen when the model last took over
         self.vocabulary = Vocabulary()  # the one the examples' use_<i>_* slots were computed with
         self.drifts, self._adwin, self._since_publish = drifts, drift.ADWIN(), 0
+        # replay: every ``replay_every`` labels one more pass, shuffled, over the last ``replay`` examples
+        self.replay_every, self.reservoir = (replay_every if replay else 0), reservoir
+        self._buffer: deque[tuple[Mapping[str, float], bool]] = deque(maxlen=max(1, replay))
+        self._rng = random.Random(seed)
 
     @classmethod
     async def resume(cls, registry: ModelRegistry, *, kind: str = DEFAULT_KIND, **kwargs: Any) -> Learner:
@@ -112,6 +119,7 @@ class Learner:
         slots = changed_slots(self.vocabulary, vocab)
         if slots:
             self.model.forget([f"use_{i + 1}_{w}" for i in slots for w in SLOT_FEATURES])
+            self._buffer.clear()  # its examples' slots hold the old keys' figures
         self.vocabulary = vocab
         return slots
 
@@ -143,6 +151,10 @@ class Learner:
                 self.metrics.drifts.inc()
         self.model.learn(ex.x, ex.y, self.weight(ex.y))
         self._since_publish += 1
+        if self.replay_every:
+            self._remember(ex)
+            if self.model.n_seen % self.replay_every == 0:
+                self.rehearse()
         if self.model.n_seen % READY_EVERY == 0:  # AUCs over the window are not free: amortised
             was, self.ready = self.ready, self._check_ready()
             if self.ready and not was:
@@ -151,6 +163,22 @@ class Learner:
             self.metrics.examples.labels(label="positive" if ex.y else "negative").inc()
             self.metrics.learn_seconds.observe(time.perf_counter() - t0)
         return p
+
+    def _remember(self, ex: LabelledExample) -> None:
+        buf = self._buffer
+        if not self.reservoir or len(buf) < (buf.maxlen or 0):
+            buf.append((ex.x, ex.y))
+            return
+        k = self._rng.randrange(self.model.n_seen)  # reservoir sampling: a uniform sample of every label so far
+        if k < len(buf):
+            buf[k] = (ex.x, ex.y)
+
+    def rehearse(self) -> None:
+        """One shuffled pass over the buffer of recent examples (the model learns them again)."""
+        batch = list(self._buffer)
+        self._rng.shuffle(batch)
+        for x, y in batch:
+            self.model.rehearse(x, y, self.weight(y))
 
     async def learn(self, ex: LabelledExample) -> str | None:
         """:meth:`update`, then publish when due; returns the new version id or ``None``."""
