@@ -39,8 +39,8 @@ from __future__ import annotations
 import math
 import random
 import time
+from array import array
 from collections import deque
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from river import drift
@@ -64,6 +64,8 @@ MIN_PER_CLASS = 20
 ACTIVE_DAYS = 14.0  # an example counts for the hand-over when the customer was active this recently
 READY_EVERY = 100
 READY_MARGIN = 0.02  # a ready model is handed back to the prior only when it ranks this much worse
+REPLAY = 2000  # examples in the replay reservoir (a uniform sample of every label learnt)
+REPLAY_EVERY = 1000  # labels between two replays of the reservoir
 
 
 class Learner:
@@ -73,7 +75,7 @@ class Learner:
                  min_labels: int = 200, metrics: ModelMetrics | None = None, window: int = 1000,
                  balance: bool = True, max_weight: float = 10.0, drifts: int = 0,
                  prior: RulePrior | None = None, tier_goal: dict[str, float] | None = None,
-                 replay: int = 0, replay_every: int = 0, reservoir: bool = True, seed: int = 0) -> None:
+                 replay: int = REPLAY, replay_every: int = REPLAY_EVERY, reservoir: bool = True, seed: int = 0) -> None:
         self.model, self.registry, self.metrics = model, registry, metrics
         self.prior = prior if prior is not None else RulePrior()
         self.publish_every, self.min_labels = publish_every, min_labels
@@ -92,9 +94,11 @@ class Learner:
         self.ready_at: int | None = None  # labels seen when the model last took over
         self.vocabulary = Vocabulary()  # the one the examples' use_<i>_* slots were computed with
         self.drifts, self._adwin, self._since_publish = drifts, drift.ADWIN(), 0
-        # replay: every ``replay_every`` labels one more pass, shuffled, over the last ``replay`` examples
+        # replay: every ``replay_every`` labels one more shuffled pass over a reservoir of ``replay``
+        # examples (a uniform sample of every label; ``reservoir=False``: the newest ones)
         self.replay_every, self.reservoir = (replay_every if replay else 0), reservoir
-        self._buffer: deque[tuple[Mapping[str, float], bool]] = deque(maxlen=max(1, replay))
+        self._buffer: deque[tuple[tuple[str, ...], array, bool]] = deque(maxlen=max(1, replay))
+        self._names: dict[tuple[str, ...], tuple[str, ...]] = {}  # one key tuple shared by the buffer's examples
         self._rng = random.Random(seed)
 
     @classmethod
@@ -166,19 +170,25 @@ class Learner:
 
     def _remember(self, ex: LabelledExample) -> None:
         buf = self._buffer
-        if not self.reservoir or len(buf) < (buf.maxlen or 0):
-            buf.append((ex.x, ex.y))
-            return
-        k = self._rng.randrange(self.model.n_seen)  # reservoir sampling: a uniform sample of every label so far
-        if k < len(buf):
-            buf[k] = (ex.x, ex.y)
+        if self.reservoir and len(buf) == buf.maxlen:
+            k = self._rng.randrange(self.model.n_seen)  # reservoir sampling: a uniform sample of every label so far
+            if k >= len(buf):
+                return
+        names = tuple(ex.x)
+        item = (self._names.setdefault(names, names), array("d", ex.x.values()), ex.y)  # ~0.7 KB, not a dict's ~7
+        if self.reservoir and len(buf) == buf.maxlen:
+            buf[k] = item
+        else:
+            buf.append(item)
+        if len(self._names) > 8:  # the catalogue grew (a rolling upgrade): keep only the tuples still in use
+            self._names = {n: n for n, _, _ in buf}
 
     def rehearse(self) -> None:
         """One shuffled pass over the buffer of recent examples (the model learns them again)."""
         batch = list(self._buffer)
         self._rng.shuffle(batch)
-        for x, y in batch:
-            self.model.rehearse(x, y, self.weight(y))
+        for names, values, y in batch:
+            self.model.rehearse(dict(zip(names, values)), y, self.weight(y))
 
     async def learn(self, ex: LabelledExample) -> str | None:
         """:meth:`update`, then publish when due; returns the new version id or ``None``."""

@@ -200,7 +200,7 @@ def test_the_reservoir_is_a_sample_of_every_label_not_only_the_newest():
     for ex in examples(1000, seed=4):
         learner.update(ex)
     firsts = {ex.x["noise"] for ex in list(examples(1000, seed=4))[:500]}
-    old = sum(1 for x, _ in learner._buffer if x["noise"] in firsts)  # noqa: SLF001
+    old = sum(1 for names, values, _ in learner._buffer if dict(zip(names, values))["noise"] in firsts)  # noqa: SLF001
     assert 30 <= old <= 70  # about half from the first 500 labels (a window of the newest would hold none)
 
 
