@@ -15,6 +15,15 @@ thresholds (0.5/0.7/0.85) need when churners are rare. ``balance=False`` turns i
 off. A version is published every ``publish_every`` examples (the learner agent acks a
 label only once a published version holds it, so a restart loses none).
 
+Replay: every ``replay_every`` labels (1,000) the model learns once more, shuffled, a
+reservoir of ``replay`` examples (2,000; a uniform sample of every label learnt so far,
+kept as value arrays, about 0.7 KB each). Only the logistic step learns them again
+(:meth:`ChurnModel.rehearse`): the counts, running means and the scaler describe the
+stream. An online learner follows its newest labels; the reservoir gives the old ones
+a second say, which on a few thousand labels of an app product ranks better than a
+larger step (docs/MODEL.md). The reservoir is not published: a restarted learner
+starts a new one. A vocabulary slot that changes hands empties it.
+
 Tier thresholds from labels (optional, ``tier_goal``): each version's meta carries the
 thresholds that reach a target precision, or a daily alert capacity, on the rolling
 window (:func:`models.thresholds.thresholds_from_labels`; capacity counts the window's snapshots
