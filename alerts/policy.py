@@ -101,7 +101,9 @@ def decide(state: AlertState, *, customer_id: str, score: float, reasons: list[R
     """New state after ``score`` at event time ``now``, and the alert to emit, if any."""
     ts = now.timestamp()
     tier = tiers.next_tier(state.tier, score)
-    new = replace(state, tier=tier, last_score=score)
+    new = AlertState(tier=tier, episode_id=state.episode_id, episode_started_at=state.episode_started_at,  # not replace():
+                     last_alert_at=state.last_alert_at, episode_ended_at=state.episode_ended_at,  # it runs per score and
+                     snooze_until=state.snooze_until, last_score=score, peak=state.peak)  # reads the fields each time
     if tier == "none":
         if state.episode_id is not None:
             new.episode_id, new.episode_started_at, new.episode_ended_at, new.peak = None, None, ts, "none"

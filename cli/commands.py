@@ -46,7 +46,7 @@ async def simulate(settings: Settings, customers: int, days: float, seed: int, s
             t = start
             while t < end:
                 yield from sim.events_between(t, min(end, t + timedelta(days=7)))
-                t += timedelta(days=7)
+                t = min(end, t + timedelta(days=7))
                 print(f"\rsimulated {(t - start).days}/{days:g} days", end="", file=sys.stderr, flush=True)
             print(file=sys.stderr)
 

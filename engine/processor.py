@@ -24,7 +24,7 @@ from models import labelling
 from models.features import compute_features, value_segment
 from models.labelling import LabelledExample
 from models.scorer import Scorer
-from models.silence import next_silence_check
+from models.silence import next_silence_epoch
 from models.state import apply_event
 from schemas.events import AppActivityEvent, ErasureRequest, Event, OfferOutcome, OrderEvent, ProfileUpdate
 
@@ -141,7 +141,7 @@ class Processor:
             return Step("outcome", record)
         if record.state is not None and record.state.seen(event.event_id):
             return Step("duplicate", record)
-        seen_before = record.state.last_activity_at if record.state is not None else None
+        seen_before = record.state.last_activity if record.state is not None else None  # epoch seconds
         record.state = apply_event(record.state, event)
         self.scorer.note_usage(event)  # towards the learnt vocabulary of app features
         if isinstance(event, ProfileUpdate):
@@ -149,10 +149,9 @@ class Processor:
                 record.alert = snooze(record.alert, event.snooze_until)
             return Step("stored", record)
         step = Step("scored", record)
-        last = record.state.last_activity_at
-        if last is not None and last > now:
-            now = last
-        t = now.timestamp()
+        t, last = now.timestamp(), record.state.last_activity
+        if last is not None and last > t:
+            now, t = to_dt(last), last
         closed = isinstance(event, AppActivityEvent) and event.activity == "account_closed"
         if closed:
             if record.pending is not None:
@@ -170,7 +169,8 @@ class Processor:
                 if ex is not None:
                     step.labels.append(ex)
             if record.tracking is not None:
-                record.tracking, res = experiment.on_activity(record.tracking, now, self.horizon, last_seen=seen_before)
+                record.tracking, res = experiment.on_activity(record.tracking, now, self.horizon,
+                                                              last_seen=None if seen_before is None else to_dt(seen_before))
                 if res is not None:
                     step.resolutions.append(res)
         self._score(event.customer_id, record, step, now, trigger="event")
@@ -220,7 +220,7 @@ class Processor:
             snap = labelling.on_score(record.pending, record.last_snapshot_at, t, x, version, self.snapshot_interval_days)
             if snap is not record.pending:
                 record.pending, record.last_snapshot_at = snap, t
-        record.next_check = self._next_check(record, now)
+        record.next_check = self._next_check(record, t)
 
     def _plan_offers(self, customer_id: str, record: CustomerRecord, step: Step) -> None:
         """The alert's offer and the win-back's, and the experiment arm. A customer enters the
@@ -244,18 +244,19 @@ class Processor:
             step.win_back = (wb_id, choose_offer(rules.policy, driver=driver, alert_id=wb_id, kind="win_back",
                                                  now=to_dt(record.churn_noted_at), **common))
 
-    def _next_check(self, record: CustomerRecord, now: datetime) -> float | None:
-        t = now.timestamp()
+    def _next_check(self, record: CustomerRecord, t: float) -> float | None:
+        """The earliest of the silence checkpoint, the label's and the offer's horizon, and the
+        churn mark after ``t`` (epoch seconds)."""
+        state, best = record.state, next_silence_epoch(record.state, t)
         candidates = []
-        nxt = next_silence_check(record.state, now)
-        if nxt is not None:
-            candidates.append(nxt.timestamp())
         if record.pending is not None:
             candidates.append(labelling.horizon_due(record.pending, self.horizon_days, self.label_rule))
         if record.tracking is not None:  # the horizon's end; a silence after the offer is covered by last + horizon below
             candidates.append(record.tracking.offered_at + self.horizon_days * DAY_S)
-        last = record.state.last_activity_at
-        if last is not None and record.churn_noted_at is None and not record.state.churned:
-            candidates.append(last.timestamp() + self.horizon_days * DAY_S)
-        future = [c for c in candidates if c > t]
-        return min(future) if future else None
+        last = state.last_activity
+        if last is not None and record.churn_noted_at is None and state.closed_at is None:
+            candidates.append(last + self.horizon_days * DAY_S)
+        for c in candidates:
+            if c > t and (best is None or c < best):
+                best = c
+        return best

@@ -113,37 +113,39 @@ def compute_features(state: CustomerState, now: datetime, vocab: Vocabulary | No
 def _engagement(x: dict[str, float], s: CustomerState, nd: int, off: int, vocab: Vocabulary) -> None:
     n28, n7 = max(0, usage.USAGE_DAYS - off), max(0, 7 - off)
     events = sum(s.d_orders[:n28]) + sum(s.d_tickets[:n28]) + sum(s.d_sessions[:n28])
-    size = vocab.size
-    c7, c28, usual = [0.0] * size, [0.0] * size, [0.0] * size
-    other = 0.0
-    if s.u_keys:
-        slots = vocab.hashes
-        first = nd if s.first_seen is None else day_of(s.first_seen)
-        head = s.head_day if s.head_day is not None else nd
-        for h, ring, wring in zip(s.u_keys, s.u_days, s.u_weeks):
-            used = float(sum(ring[:n28])) if n28 < len(ring) else float(sum(ring))
-            k = slots.get(h)
-            if k is None:
-                other += used
-                continue
-            c7[k], c28[k] = float(sum(ring[:n7])), used
-            per_day = usage.usual_per_day(ring, wring, head, off, first)
-            usual[k] = used if per_day is None else round(per_day * 28, 1)
-    total = sum(c28) + other
-    x["events_28d"] = float(events + total)
+    x["events_28d"] = float(events)
     x["active_days_28d"] = float((s.active_bits & ((1 << n28) - 1)).bit_count())
-    x["main_features_used_28d"] = float(sum(1 for k, n in enumerate(c28) if n and vocab.names[k] not in _ACTIVITY))
-    x["use_other_28d"] = other
-    for k, (n7, n28n, nu, ns) in enumerate(_SLOT_NAMES):
-        if k < size:
-            x[n7], x[n28n], x[nu] = c7[k], c28[k], usual[k]
-            x[ns] = round(c28[k] / total, 3) if total else 0.0
+    if not s.u_keys:  # no app use counted: every slot is empty (most shoppers)
+        x["main_features_used_28d"] = x["use_other_28d"] = 0.0
+        x.update(_EMPTY_SLOTS)
+        return
+    slots, names = vocab.hashes, vocab.names
+    first = nd if s.first_seen is None else day_of(s.first_seen)
+    head = s.head_day if s.head_day is not None else nd
+    used: dict[int, tuple[float, float, float]] = {}  # slot → (7 days, 28 days, usual per 28 days)
+    other = 0.0
+    for h, ring, wring in zip(s.u_keys, s.u_days, s.u_weeks):
+        n = float(sum(ring[:n28]))
+        k = slots.get(h)
+        if k is None:
+            other += n
         else:
-            x[n7] = x[n28n] = x[nu] = x[ns] = 0.0
+            per_day = usage.usual_per_day(ring, wring, head, off, first)
+            used[k] = (float(sum(ring[:n7])), n, n if per_day is None else round(per_day * 28, 1))
+    total = sum(u[1] for u in used.values()) + other
+    x["events_28d"] += total
+    x["main_features_used_28d"] = float(sum(1 for k, u in used.items() if u[1] and names[k] not in _ACTIVITY))
+    x["use_other_28d"] = other
+    x.update(_EMPTY_SLOTS)  # every slot in catalogue order, then the used ones filled in
+    for k, (week, month, usual) in used.items():
+        f7, f28, f_usual, f_share = _SLOT_NAMES[k]
+        x[f7], x[f28], x[f_usual] = week, month, usual
+        x[f_share] = round(month / total, 3) if total else 0.0
 
 
 _SLOT_NAMES = tuple(tuple(f"use_{i}_{w}" for w in ("7d", "28d", "usual_28d", "share_28d"))
                     for i in range(1, VOCABULARY_SLOTS + 1))
+_EMPTY_SLOTS = dict.fromkeys((n for names in _SLOT_NAMES for n in names), 0.0)
 
 
 def _trend(recent: float, before: float) -> float:

@@ -24,9 +24,10 @@ from __future__ import annotations
 import math
 import pickle
 import random
+import sys
 from collections.abc import Callable, Mapping
 
-from river import compose, forest, linear_model, optim, preprocessing, tree
+from river import compose, linear_model, optim, preprocessing
 
 from models.prior import shares, sigmoid, top_reasons
 from models.vocabulary import Vocabulary
@@ -54,21 +55,35 @@ def _logreg() -> compose.Pipeline:
             | linear_model.LogisticRegression(optimizer=optim.SGD(0.001), l2=1e-4))
 
 
+# The tree candidates import river.forest and river.tree (and with them scipy) only when
+# built: a second or more of every worker's and backtest's start for a model not shipped.
 def _arf() -> compose.Pipeline:
+    from river import forest
+
     return compose.FuncTransformer(squash) | forest.ARFClassifier(n_models=10, seed=42)
 
 
 def _amf() -> compose.Pipeline:
+    from river import forest
+
     return compose.FuncTransformer(squash) | forest.AMFClassifier(n_estimators=10, seed=42)
 
 
 def _hat() -> compose.Pipeline:
+    from river import tree
+
     return compose.FuncTransformer(squash) | tree.HoeffdingAdaptiveTreeClassifier(seed=42)
 
 
 PIPELINES: dict[str, Callable[[], compose.Pipeline]] = {"logreg": _logreg, "arf": _arf, "amf": _amf, "hat": _hat}
 DEFAULT_KIND = "logreg"
-_WEIGHTED = (linear_model.LogisticRegression, tree.HoeffdingTreeClassifier)
+
+def _native_weight(estimator: object) -> bool:
+    """Whether ``learn_one`` takes a sample weight (logistic regression, Hoeffding trees)."""
+    if isinstance(estimator, linear_model.LogisticRegression):
+        return True
+    tree = sys.modules.get("river.tree")  # loaded by the time a tree exists
+    return tree is not None and isinstance(estimator, tree.HoeffdingTreeClassifier)
 
 
 class ChurnModel:
@@ -81,15 +96,28 @@ class ChurnModel:
         self.n_seen = self.n_pos = self.n_neg = 0
         self._means: dict[str, float] = {}
         self._rng = random.Random(seed)
-        self._native_weight = isinstance(self.pipeline[list(self.pipeline.steps)[-1]], _WEIGHTED)
+        self._native_weight = _native_weight(self.pipeline[list(self.pipeline.steps)[-1]])
+        self._changes = 0  # learnt examples and forgotten features: the version of ``_fast``
+        self._fast: _Linear | None = None
 
     def score(self, x: Mapping[str, float]) -> float:
-        """Churn probability estimate 0-1 (``predict_proba_one``); 0.5 before any learning."""
-        return self.pipeline.predict_proba_one(x).get(True, 0.5)
+        """Churn probability estimate 0-1 (``predict_proba_one``); 0.5 before any learning.
+
+        The logistic pipeline is scored from its weights folded into one linear function
+        of the squashed features (:class:`_Linear`), rebuilt after each change: River's
+        three steps build two dicts per score, and scoring runs on every event.
+        """
+        if self.kind != "logreg":
+            return self.pipeline.predict_proba_one(x).get(True, 0.5)
+        fast = self._fast
+        if fast is None or fast.at != self._changes:
+            fast = self._fast = _Linear(self.pipeline, self._changes)
+        return fast.score(x)
 
     def learn(self, x: Mapping[str, float], y: bool, weight: float = 1.0) -> None:
         """Learn one labelled example; ``weight`` is native or by stochastic repetition."""
         self.n_seen += 1
+        self._changes += 1
         if y:
             self.n_pos += 1
         else:
@@ -142,6 +170,7 @@ class ChurnModel:
         if not isinstance(last, linear_model.LogisticRegression):
             return
         scaler = self.pipeline["StandardScaler"]
+        self._changes += 1
         for name in names:
             for stat in (last._weights, scaler.counts, scaler.means, scaler.vars):  # noqa: SLF001 - River's own
                 if name in stat:
@@ -158,4 +187,50 @@ class ChurnModel:
         obj = pickle.loads(data)
         if not isinstance(obj, cls):
             raise TypeError(f"expected a pickled ChurnModel, got {type(obj).__name__}")
+        obj.__dict__.setdefault("_changes", 0)  # models pickled before the fast scorer
+        obj._fast = None
         return obj
+
+
+class _Linear:
+    """The logistic pipeline ``squash | StandardScaler | LogisticRegression`` as one linear
+    function: ``sigmoid(c + sum a_k * squash(x_k))`` with ``a_k = w_k / sd_k`` and
+    ``c = b - sum w_k * mean_k / sd_k``. Same value as River's (up to float rounding):
+    a feature the scaler has no spread for contributes 0, and so does a missing one.
+
+    >>> m = ChurnModel("logreg")
+    >>> for i in range(100):
+    ...     m.learn({"a": float(i % 7), "b_ratio": float(i % 30)}, i % 7 > 3)
+    >>> x = {"a": 5.0, "b_ratio": 25.0}
+    >>> abs(m.score(x) - m.pipeline.predict_proba_one(x)[True]) < 1e-12
+    True
+    """
+
+    __slots__ = ("at", "terms", "missing", "c")
+
+    def __init__(self, pipeline: compose.Pipeline, at: int) -> None:
+        scaler, last = pipeline["StandardScaler"], pipeline["LogisticRegression"]
+        self.at, self.terms, self.missing, self.c = at, [], {}, float(last.intercept)
+        for k, w in last._weights.items():  # noqa: SLF001 - River's own weights
+            var = scaler.vars.get(k, 0.0)
+            if not w or not var:
+                continue
+            sd = var**0.5
+            off = w * scaler.means.get(k, 0.0) / sd
+            self.terms.append((k, w / sd, k.endswith("_ratio")))
+            self.missing[k] = off  # a feature absent from x: River leaves its term out
+            self.c -= off
+
+    def score(self, x: Mapping[str, float]) -> float:
+        z, log1p = self.c, math.log1p
+        for k, a, ratio in self.terms:
+            v = x.get(k)
+            if v is None:
+                z += self.missing[k]
+                continue
+            if ratio and v > RATIO_CAP:
+                v = RATIO_CAP
+            z += a * (log1p(v) if v >= 0 else -log1p(-v))
+        if z < -30:  # as river.utils.math.sigmoid
+            return 0.0
+        return 1.0 if z > 30 else 1.0 / (1.0 + math.exp(-z))

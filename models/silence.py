@@ -14,28 +14,59 @@ after their last activity: multiples of their own order rhythm and fixed marks.
 from __future__ import annotations
 
 import heapq
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 
-from models.state import CustomerState
+from models.state import DAY_S, CustomerState
 
 GAP_MULTIPLES = (1, 2, 3)            # last activity + k x typical order gap
 FIXED_DAYS = (7, 14, 30, 60, 90)     # last activity + these many days
+_FIXED_S = tuple(d * DAY_S for d in FIXED_DAYS)
 
 
 def silence_schedule(state: CustomerState) -> list[datetime]:
     """All checkpoints of the customer's silence schedule, sorted, without repeats."""
-    last = state.last_activity_at
-    if last is None or state.churned:
-        return []
-    gap = state.typical_gap_days
-    marks = {last + timedelta(days=k * gap) for k in GAP_MULTIPLES}
-    marks.update(last + timedelta(days=d) for d in FIXED_DAYS)
-    return sorted(marks)
+    return [datetime.fromtimestamp(m, tz=UTC) for m in silence_epochs(state)]
 
 
 def next_silence_check(state: CustomerState, after: datetime) -> datetime | None:
     """The first checkpoint strictly after ``after``; None when none is left or churned."""
-    return next((m for m in silence_schedule(state) if m > after), None)
+    m = next_silence_epoch(state, after.timestamp())
+    return None if m is None else datetime.fromtimestamp(m, tz=UTC)
+
+
+def silence_epochs(state: CustomerState) -> list[float]:
+    """:func:`silence_schedule` in epoch seconds (what the hot path and the sweep use)."""
+    last = state.last_activity
+    if last is None or state.closed_at is not None:
+        return []
+    gap = state.typical_gap_days * DAY_S
+    return sorted({_us(last + k * gap) for k in GAP_MULTIPLES} | {_us(last + d) for d in _FIXED_S})
+
+
+def next_silence_epoch(state: CustomerState, after: float) -> float | None:
+    """:func:`next_silence_check` in epoch seconds, without building the schedule (once per score)."""
+    last = state.last_activity
+    if last is None or state.closed_at is not None:
+        return None
+    gap = state.typical_gap_days * DAY_S
+    best = None
+    for k in GAP_MULTIPLES:
+        m = _us(last + k * gap)
+        if m > after:  # ascending: the first one after is the least
+            best = m
+            break
+    for d in _FIXED_S:
+        m = _us(last + d)
+        if m > after:  # fixed marks are ascending: the first one after is the least
+            return m if best is None or m < best else best
+    return best
+
+
+def _us(epoch: float) -> float:
+    """``epoch`` on the microsecond grid of datetimes, so that a checkpoint handed back as a
+    datetime (``to_dt``) and read again with ``timestamp()`` is the same float: a tick at its
+    due time must not look early."""
+    return round(epoch * 1_000_000) / 1_000_000
 
 
 class DueIndex:
