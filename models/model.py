@@ -136,6 +136,7 @@ class ChurnModel:
     def rehearse(self, x: Mapping[str, float], y: bool, weight: float = 1.0) -> None:
         """Learn ``x`` again (a replayed example): only the last step learns; the counts,
         the running means and the scaler's statistics, which describe the stream, stay."""
+        self._changes += 1  # the fast scorer's folded weights are stale
         steps = list(self.pipeline.steps.values())
         z = x
         for step in steps[:-1]:

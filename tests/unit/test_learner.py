@@ -193,6 +193,10 @@ def test_replay_keeps_a_bounded_reservoir_and_learns_it_again_without_counting_i
     assert scaler.counts["order_overdue_ratio"] == 300  # the scaler describes the stream, not the replays
     w_plain = plain.model.pipeline["LogisticRegression"].weights["order_overdue_ratio"]
     assert lr.weights["order_overdue_ratio"] > w_plain > 0  # the extra passes moved the weight further
+    x = {"order_overdue_ratio": 3.0, "noise": 0.5}
+    before = replayed.model.score(x)
+    replayed.model.rehearse(x, True, 5.0)
+    assert replayed.model.score(x) > before  # the fast scorer sees the rehearsed weights
 
 
 def test_the_reservoir_is_a_sample_of_every_label_not_only_the_newest():
