@@ -15,6 +15,15 @@ thresholds (0.5/0.7/0.85) need when churners are rare. ``balance=False`` turns i
 off. A version is published every ``publish_every`` examples (the learner agent acks a
 label only once a published version holds it, so a restart loses none).
 
+Replay: every ``replay_every`` labels (1,000) the model learns once more, shuffled, a
+reservoir of ``replay`` examples (2,000; a uniform sample of every label learnt so far,
+kept as value arrays, about 0.7 KB each). Only the logistic step learns them again
+(:meth:`ChurnModel.rehearse`): the counts, running means and the scaler describe the
+stream. An online learner follows its newest labels; the reservoir gives the old ones
+a second say, which on a few thousand labels of an app product ranks better than a
+larger step (docs/MODEL.md). The reservoir is not published: a restarted learner
+starts a new one. A vocabulary slot that changes hands empties it.
+
 Tier thresholds from labels (optional, ``tier_goal``): each version's meta carries the
 thresholds that reach a target precision, or a daily alert capacity, on the rolling
 window (:func:`models.thresholds.thresholds_from_labels`; capacity counts the window's snapshots
@@ -37,7 +46,9 @@ alone must not switch the alerts' scorer back and forth between versions.
 from __future__ import annotations
 
 import math
+import random
 import time
+from array import array
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +73,8 @@ MIN_PER_CLASS = 20
 ACTIVE_DAYS = 14.0  # an example counts for the hand-over when the customer was active this recently
 READY_EVERY = 100
 READY_MARGIN = 0.02  # a ready model is handed back to the prior only when it ranks this much worse
+REPLAY = 2000  # examples in the replay reservoir (a uniform sample of every label learnt)
+REPLAY_EVERY = 1000  # labels between two replays of the reservoir
 
 
 class Learner:
@@ -70,7 +83,8 @@ class Learner:
     def __init__(self, model: ChurnModel, *, registry: ModelRegistry | None = None, publish_every: int = 200,
                  min_labels: int = 200, metrics: ModelMetrics | None = None, window: int = 1000,
                  balance: bool = True, max_weight: float = 10.0, drifts: int = 0,
-                 prior: RulePrior | None = None, tier_goal: dict[str, float] | None = None) -> None:
+                 prior: RulePrior | None = None, tier_goal: dict[str, float] | None = None,
+                 replay: int = REPLAY, replay_every: int = REPLAY_EVERY, reservoir: bool = True, seed: int = 0) -> None:
         self.model, self.registry, self.metrics = model, registry, metrics
         self.prior = prior if prior is not None else RulePrior()
         self.publish_every, self.min_labels = publish_every, min_labels
@@ -89,6 +103,12 @@ class Learner:
         self.ready_at: int | None = None  # labels seen when the model last took over
         self.vocabulary = Vocabulary()  # the one the examples' use_<i>_* slots were computed with
         self.drifts, self._adwin, self._since_publish = drifts, drift.ADWIN(), 0
+        # replay: every ``replay_every`` labels one more shuffled pass over a reservoir of ``replay``
+        # examples (a uniform sample of every label; ``reservoir=False``: the newest ones)
+        self.replay_every, self.reservoir = (replay_every if replay else 0), reservoir
+        self._buffer: deque[tuple[tuple[str, ...], array, bool]] = deque(maxlen=max(1, replay))
+        self._names: dict[tuple[str, ...], tuple[str, ...]] = {}  # one key tuple shared by the buffer's examples
+        self._rng = random.Random(seed)
 
     @classmethod
     async def resume(cls, registry: ModelRegistry, *, kind: str = DEFAULT_KIND, **kwargs: Any) -> Learner:
@@ -112,6 +132,7 @@ class Learner:
         slots = changed_slots(self.vocabulary, vocab)
         if slots:
             self.model.forget([f"use_{i + 1}_{w}" for i in slots for w in SLOT_FEATURES])
+            self._buffer.clear()  # its examples' slots hold the old keys' figures
         self.vocabulary = vocab
         return slots
 
@@ -143,6 +164,10 @@ class Learner:
                 self.metrics.drifts.inc()
         self.model.learn(ex.x, ex.y, self.weight(ex.y))
         self._since_publish += 1
+        if self.replay_every:
+            self._remember(ex)
+            if self.model.n_seen % self.replay_every == 0:
+                self.rehearse()
         if self.model.n_seen % READY_EVERY == 0:  # AUCs over the window are not free: amortised
             was, self.ready = self.ready, self._check_ready()
             if self.ready and not was:
@@ -151,6 +176,28 @@ class Learner:
             self.metrics.examples.labels(label="positive" if ex.y else "negative").inc()
             self.metrics.learn_seconds.observe(time.perf_counter() - t0)
         return p
+
+    def _remember(self, ex: LabelledExample) -> None:
+        buf = self._buffer
+        if self.reservoir and len(buf) == buf.maxlen:
+            k = self._rng.randrange(self.model.n_seen)  # reservoir sampling: a uniform sample of every label so far
+            if k >= len(buf):
+                return
+        names = tuple(ex.x)
+        item = (self._names.setdefault(names, names), array("d", ex.x.values()), ex.y)  # ~0.7 KB, not a dict's ~7
+        if self.reservoir and len(buf) == buf.maxlen:
+            buf[k] = item
+        else:
+            buf.append(item)
+        if len(self._names) > 8:  # the catalogue grew (a rolling upgrade): keep only the tuples still in use
+            self._names = {n: n for n, _, _ in buf}
+
+    def rehearse(self) -> None:
+        """One shuffled pass over the buffer of recent examples (the model learns them again)."""
+        batch = list(self._buffer)
+        self._rng.shuffle(batch)
+        for names, values, y in batch:
+            self.model.rehearse(dict(zip(names, values)), y, self.weight(y))
 
     async def learn(self, ex: LabelledExample) -> str | None:
         """:meth:`update`, then publish when due; returns the new version id or ``None``."""

@@ -133,6 +133,21 @@ class ChurnModel:
         for _ in range(reps):
             self.pipeline.learn_one(x, bool(y))
 
+    def rehearse(self, x: Mapping[str, float], y: bool, weight: float = 1.0) -> None:
+        """Learn ``x`` again (a replayed example): only the last step learns; the counts,
+        the running means and the scaler's statistics, which describe the stream, stay."""
+        self._changes += 1  # the fast scorer's folded weights are stale
+        steps = list(self.pipeline.steps.values())
+        z = x
+        for step in steps[:-1]:
+            z = step.transform_one(z)
+        last = steps[-1]
+        if self._native_weight:
+            last.learn_one(z, bool(y), w=weight)
+            return
+        for _ in range(int(weight) + (self._rng.random() < weight - int(weight))):
+            last.learn_one(z, bool(y))
+
     def explain(self, x: Mapping[str, float], top: int = 3, vocab: Vocabulary | None = None) -> list[Reason]:
         """Top features raising the score, as shares of ``score - baseline``; ``vocab``
         names the app features of the ``use_<i>_*`` slots."""

@@ -179,3 +179,43 @@ def test_hand_over_is_judged_on_customers_still_active():
     assert h["active_roc_auc"] > h["active_prior_roc_auc"] + 0.1
     assert h["ready"] and learner.ready and h["ready_at_labels"] is not None
     assert h["active_positives"] >= 20 and h["active_negatives"] >= 20
+
+
+def test_replay_keeps_a_bounded_reservoir_and_learns_it_again_without_counting_it():
+    plain, replayed = Learner(ChurnModel(), replay=0), Learner(ChurnModel(), replay=50, replay_every=20)
+    for ex in examples(300, seed=3):
+        plain.update(ex)
+        replayed.update(ex)
+    assert len(replayed._buffer) == 50  # noqa: SLF001 - bounded, whatever the labels seen
+    assert replayed.model.n_seen == plain.model.n_seen == 300  # replayed examples are not labels
+    assert replayed.model.n_pos == plain.model.n_pos
+    scaler, lr = replayed.model.pipeline["StandardScaler"], replayed.model.pipeline["LogisticRegression"]
+    assert scaler.counts["order_overdue_ratio"] == 300  # the scaler describes the stream, not the replays
+    w_plain = plain.model.pipeline["LogisticRegression"].weights["order_overdue_ratio"]
+    assert lr.weights["order_overdue_ratio"] > w_plain > 0  # the extra passes moved the weight further
+    x = {"order_overdue_ratio": 3.0, "noise": 0.5}
+    before = replayed.model.score(x)
+    replayed.model.rehearse(x, True, 5.0)
+    assert replayed.model.score(x) > before  # the fast scorer sees the rehearsed weights
+
+
+def test_the_reservoir_is_a_sample_of_every_label_not_only_the_newest():
+    learner = Learner(ChurnModel(), replay=100, replay_every=1000)
+    for ex in examples(1000, seed=4):
+        learner.update(ex)
+    firsts = {ex.x["noise"] for ex in list(examples(1000, seed=4))[:500]}
+    old = sum(1 for names, values, _ in learner._buffer if dict(zip(names, values))["noise"] in firsts)  # noqa: SLF001
+    assert 30 <= old <= 70  # about half from the first 500 labels (a window of the newest would hold none)
+
+
+def test_a_changed_vocabulary_slot_empties_the_replay_buffer():
+    from models.vocabulary import Vocabulary
+
+    learner = Learner(ChurnModel(), replay=50, replay_every=1000)
+    learner.use_vocabulary(Vocabulary.of(["messages", "groups"]))
+    for ex in examples(30, seed=5):
+        learner.update(ex)
+    learner.use_vocabulary(Vocabulary.of(["messages", "groups", "help"]))  # a slot filled: nothing forgotten
+    assert len(learner._buffer) == 30  # noqa: SLF001
+    learner.use_vocabulary(Vocabulary.of(["messages", "photos", "help"]))  # slot 2 changed hands
+    assert len(learner._buffer) == 0  # noqa: SLF001
