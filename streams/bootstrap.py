@@ -20,7 +20,7 @@ from models.registry import ModelRegistry
 from models.scorer import Scorer
 from streams import faust_compat
 from streams import topics as topics_mod
-from streams.app import build_app
+from streams.app import build_app, rocksdb_options
 from streams.effects import Effects, OutputTopics
 from streams.endpoints import Endpoints
 from streams.handler import CustomerHandler, Edge
@@ -42,7 +42,8 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
     app = app or build_app(settings)
     tops = topics_mod.declare(app, settings)
     table: Any = {} if settings.role == "learner" else app.Table(
-        "customers", partitions=settings.partitions, key_type=bytes, value_type=bytes)
+        "customers", partitions=settings.partitions, key_type=bytes, value_type=bytes,
+        options=rocksdb_options(settings) if settings.store == "rocksdb" else None)
     redis = redis or aioredis.Redis.from_url(
         settings.redis_url, password=settings.redis_password.get_secret_value() if settings.redis_password else None,
         socket_timeout=settings.redis_timeout_s, socket_connect_timeout=settings.redis_timeout_s)

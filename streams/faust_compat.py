@@ -10,6 +10,7 @@
 - :func:`table_writer`: a table write outside Faust's per-message iteration (the customer agent
   writes each record once per batch) names the changelog partition through Faust's
   current-event context variable.
+- :func:`rocksdb_memory`: RocksDB's memory figures, read from the store's open databases.
 - Faust's recovery, with the consumer's flow stopped while the stream partitions are sought
   (:class:`ChurnTableManager`, always), and, on the embedded Tansu broker only, changelog
   highwaters raised to the last offset present (:class:`EmbeddedBrokerTableManager`).
@@ -151,6 +152,23 @@ def table_writer(table: MutableMapping[bytes, bytes]) -> Callable[[Any, bytes, b
         finally:
             _current_event.reset(token)
     return write
+
+
+ROCKSDB_MEMORY = {"memtables": "rocksdb.size-all-mem-tables", "block_cache": "rocksdb.block-cache-usage",
+                  "table_readers": "rocksdb.estimate-table-readers-mem"}
+
+
+def rocksdb_memory(table: Any) -> dict[str, int] | None:
+    """RocksDB's own memory figures (``ROCKSDB_MEMORY``), summed over the table's open partition
+    databases; ``None`` when the table is not in RocksDB. Faust keeps them in ``Store._dbs``."""
+    dbs = getattr(getattr(table, "data", None), "_dbs", None)
+    if dbs is None:
+        return None
+    out = dict.fromkeys(ROCKSDB_MEMORY, 0)
+    for db in list(dbs.values()):
+        for kind, prop in ROCKSDB_MEMORY.items():
+            out[kind] += db.property_int_value(prop) or 0
+    return out
 
 
 class FlowSafeRecovery(Recovery):
