@@ -37,6 +37,7 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
     from streams.agents import customer, learner, ops
 
     faust_compat.deliver_without_tasks()
+    faust_compat.flush_completely()  # before a commit, every table write is with the client producer
     if settings.role == "learner":  # its own group: it reads the labels topic only
         settings = settings.model_copy(update={"app_id": f"{settings.app_id}-learner"})
     app = app or build_app(settings)
