@@ -56,6 +56,7 @@ TESTED = ("0.15.",)  # faust-streaming releases whose private recovery API this 
 
 
 _ORIGINAL_PUT, _ORIGINAL_SEND_PENDING = ProducerBuffer.put, ProducerBuffer._send_pending  # noqa: SLF001
+_ORIGINAL_ACK = Consumer.ack
 
 
 def check_version(installed: str | None = None) -> str:
@@ -173,6 +174,29 @@ def flush_completely() -> None:
     if ProducerBuffer.flush is not _flush:
         ProducerBuffer._churn_put = ProducerBuffer._churn_sent = 0  # noqa: SLF001 - per instance once incremented
         ProducerBuffer.put, ProducerBuffer._send_pending, ProducerBuffer.flush = _put, _send_pending, _flush  # noqa: SLF001
+
+
+def _ack(self: Consumer, message: Any) -> bool:
+    """``Consumer.ack``, except for a message delivered before the current rebalance generation.
+
+    A rebalance seeks every assigned partition back to its committed offset, so such a message
+    is read again. Faust forgets the committed offsets of revoked partitions, though, and then
+    takes any ack: one that the customer agent's batch gave after the rebalance began (streams
+    do not wait for it: ``stream_wait_empty=False``) let a commit during the recovery pass the
+    message, while the recovery was replacing its table writes with older changelog records.
+    Its effects are kept only by being applied again.
+    """
+    gen = message.generation_id
+    if gen is not None and gen != self.app.consumer_generation_id:
+        message.acked = True
+        self._unacked_messages.discard(message)  # noqa: SLF001
+        return False
+    return _ORIGINAL_ACK(self, message)
+
+
+def ack_current_generation_only() -> None:
+    """Install :func:`_ack` on Faust's consumers (idempotent)."""
+    Consumer.ack = _ack
 
 
 class _AsOf:

@@ -53,3 +53,29 @@ async def _flush_waits_for_what_was_buffered_before_it() -> list[str]:
 
 def test_flush_returns_once_everything_buffered_before_it_is_sent_and_no_later():
     assert asyncio.run(_flush_waits_for_what_was_buffered_before_it()) == ["a", "b", "c"]
+
+
+def _consumer(generation: int) -> SimpleNamespace:
+    """What ``Consumer.ack`` reads of a consumer, just after a rebalance forgot the committed offsets."""
+    from collections import defaultdict
+
+    return SimpleNamespace(app=SimpleNamespace(consumer_generation_id=generation,
+                                               topics=SimpleNamespace(acks_enabled_for=lambda topic: True)),
+                           _committed_offset=defaultdict(lambda: None), _acked_index=defaultdict(set),
+                           _acked=defaultdict(list), _n_acked=0, _unacked_messages=set(), _waiting_for_ack=None)
+
+
+class _Message(SimpleNamespace):
+    __hash__ = object.__hash__  # consumers keep messages in sets
+
+
+def _message(offset: int, generation: int) -> _Message:
+    return _Message(acked=False, tp=("orders", 0), topic="orders", offset=offset, generation_id=generation)
+
+
+def test_an_ack_of_a_message_delivered_before_the_rebalance_does_not_count():
+    consumer = _consumer(generation=5)
+    old, new = _message(10, generation=4), _message(11, generation=5)
+    assert faust_compat._ack(consumer, old) is False  # read again from the committed offset
+    assert faust_compat._ack(consumer, new) is True
+    assert consumer._acked[("orders", 0)] == [11]
