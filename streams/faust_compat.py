@@ -11,6 +11,10 @@
   writes each record once per batch) names the changelog partition through Faust's
   current-event context variable.
 - :func:`rocksdb_memory`: RocksDB's memory figures, read from the store's open databases.
+- :func:`flush_completely`: the producer-buffer flush Faust runs before it commits offsets waits
+  for every table write buffered before it (Faust's could return with writes still queued).
+- :func:`ack_current_generation_only`: an ack of a message delivered before the current
+  rebalance does not count (the message is read again from the committed offset).
 - Faust's recovery, with the consumer's flow stopped while the stream partitions are sought
   (:class:`ChurnTableManager`, always), and, on the embedded Tansu broker only, changelog
   highwaters raised to the last offset present (:class:`EmbeddedBrokerTableManager`).
