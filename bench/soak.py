@@ -8,7 +8,10 @@ A fixed population of customers sends orders, sessions and tickets at a steady r
 the wall clock, as in production; the worker keeps its table in RocksDB. State size is
 the customers the worker holds (``churn_customers``; each record is bounded by design)
 and, for information, the RocksDB directory, whose write-ahead log and compactions make
-it saw-tooth. Uses the configured broker and Redis, else the embedded ones. Prints one
+it saw-tooth, and RocksDB's own memory (``churn_rocksdb_memory_bytes``: memtables, block
+cache, table readers). RocksDB's memtables fill up to their bound (``CHURN_ROCKSDB_*``)
+before the first is flushed to disk; the verdict is taken after the warm-up and after that
+first flush, which the script reports. Uses the configured broker and Redis, else the embedded ones. Prints one
 line per sample and a verdict.
 """
 
@@ -58,6 +61,14 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+ROCKSDB_KINDS = ("memtables", "block_cache", "table_readers")  # churn_rocksdb_memory_bytes{kind=...}
+
+
+def sst_files(path: Path) -> int:
+    """RocksDB table files: the first appears when a memtable is first flushed (memtables reached their size)."""
+    return sum(1 for _ in path.rglob("*.sst"))
+
+
 def dir_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
 
@@ -78,9 +89,9 @@ async def lag(s: Settings) -> int:
 
 
 async def load(s: Settings, rate: float, customers: int, seconds: float, sample_every: float, worker: WorkerProcess,
-               data_dir: Path) -> list[tuple[float, int, float, int, float, float]]:
-    """Send ``rate`` events/s for ``seconds``; every ``sample_every`` s record
-    (elapsed, sent, worker RSS MB, lag, customers held, RocksDB MB)."""
+               data_dir: Path) -> list[tuple]:
+    """Send ``rate`` events/s for ``seconds``; every ``sample_every`` s record (elapsed, sent, worker RSS MB,
+    lag, customers held, RocksDB MB on disk, RocksDB's own memory by kind in MB, RocksDB table files)."""
     from schemas.catalogue import TOPIC_OF_TYPE
 
     rng, prod = random.Random(1), producer(s)
@@ -97,11 +108,13 @@ async def load(s: Settings, rate: float, customers: int, seconds: float, sample_
                 sent += 1
             if now >= next_sample:
                 assert worker.alive(), worker.log_tail()
+                mem = {k: scraped(s.metrics_port, f'churn_rocksdb_memory_bytes{{kind="{k}"}}') / 2**20 for k in ROCKSDB_KINDS}
                 samples.append((now - t0, sent, rss_mb(worker.proc.pid), await lag(s),
-                                scraped(s.metrics_port, "churn_customers "), dir_mb(data_dir)))
-                e, n, r, lg, c, st = samples[-1]
+                                scraped(s.metrics_port, "churn_customers "), dir_mb(data_dir), mem, sst_files(data_dir)))
+                e, n, r, lg, c, st, _, ssts = samples[-1]
+                rocks = "  ".join(f"{k} {v:5.1f}" for k, v in mem.items())
                 print(f"{e:7.0f} s  {n:>9,} sent  rss {r:7.1f} MB  lag {lg:>7,}  customers {c:>7,.0f}  "
-                      f"rocksdb {st:7.1f} MB", flush=True)
+                      f"rocksdb {st:7.1f} MB on disk, {ssts} sst; in memory MB: {rocks}", flush=True)
                 next_sample += sample_every
             await asyncio.sleep(0.01)  # pacing the offered load
     finally:
@@ -134,6 +147,22 @@ def main(argv: list[str] | None = None) -> int:
         with WorkerProcess(s, "soak") as worker:
             samples = asyncio.run(load(s, args.rate, args.customers, args.minutes * 60, 30.0, worker, data_dir))
     steady = [x for x in samples if x[0] >= warmup * 60]
+    if args.store == "rocksdb":
+        # RocksDB fills its memtables up to their size before it first flushes one to a table file; until
+        # then its memory grows by design. Report when that bound was reached, and judge from there on.
+        bound_mb = s.partitions * s.rocksdb_write_buffers * s.rocksdb_write_buffer_mb
+        peak = max(x[6]["memtables"] for x in samples)
+        filled = next((x[0] for x in samples if x[7] > 0), None)
+        print(f"rocksdb: memtables bounded at {bound_mb} MB ({s.partitions} partitions x {s.rocksdb_write_buffers} x "
+              f"{s.rocksdb_write_buffer_mb} MB), peak {peak:.1f} MB; block cache {s.rocksdb_block_cache_mb} MB per "
+              f"partition, peak {max(x[6]['block_cache'] for x in samples):.1f} MB in use; "
+              + (f"first memtable flush by {filled:.0f} s" if filled is not None else "no memtable flushed yet: the "
+                 "memtables were still filling, run longer"))
+        if filled is None:
+            return 1
+        if filled > warmup * 60:
+            print(f"the memtables were still filling after the warm-up ({warmup:g} min): judging from {filled:.0f} s on")
+            steady = [x for x in samples if x[0] >= filled]
     if len(steady) < 2:
         print("too short to judge flatness: run longer")
         return 1

@@ -45,3 +45,18 @@ def build_app(settings: Settings) -> faust.App:
         TableManager="streams.faust_compat:" + ("EmbeddedBrokerTableManager" if settings.embedded_broker
                                                 else "ChurnTableManager"),  # see streams/faust_compat.py
     )
+
+
+def rocksdb_options(settings: Settings) -> dict[str, int]:
+    """The table's RocksDB options (Faust's ``Table(options=...)``), bounding its memory per partition:
+    memtables ``rocksdb_write_buffers`` x ``rocksdb_write_buffer_mb``, plus a block cache of
+    ``rocksdb_block_cache_mb``, plus the index and filter blocks of up to ``rocksdb_max_open_files`` files.
+
+    >>> rocksdb_options(Settings(rocksdb_write_buffer_mb=4))["write_buffer_size"]
+    4194304
+    """
+    mb = 1024 * 1024
+    return {"write_buffer_size": settings.rocksdb_write_buffer_mb * mb,
+            "max_write_buffer_number": settings.rocksdb_write_buffers,
+            "block_cache_size": settings.rocksdb_block_cache_mb * mb,
+            "max_open_files": settings.rocksdb_max_open_files}

@@ -20,7 +20,7 @@ from models.registry import ModelRegistry
 from models.scorer import Scorer
 from streams import faust_compat
 from streams import topics as topics_mod
-from streams.app import build_app
+from streams.app import build_app, rocksdb_options
 from streams.effects import Effects, OutputTopics
 from streams.endpoints import Endpoints
 from streams.handler import CustomerHandler, Edge
@@ -37,12 +37,15 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
     from streams.agents import customer, learner, ops
 
     faust_compat.deliver_without_tasks()
+    faust_compat.flush_completely()  # before a commit, every table write is with the client producer
+    faust_compat.ack_current_generation_only()  # a batch that outlived a rebalance is read again, not committed
     if settings.role == "learner":  # its own group: it reads the labels topic only
         settings = settings.model_copy(update={"app_id": f"{settings.app_id}-learner"})
     app = app or build_app(settings)
     tops = topics_mod.declare(app, settings)
     table: Any = {} if settings.role == "learner" else app.Table(
-        "customers", partitions=settings.partitions, key_type=bytes, value_type=bytes)
+        "customers", partitions=settings.partitions, key_type=bytes, value_type=bytes,
+        options=rocksdb_options(settings) if settings.store == "rocksdb" else None)
     redis = redis or aioredis.Redis.from_url(
         settings.redis_url, password=settings.redis_password.get_secret_value() if settings.redis_password else None,
         socket_timeout=settings.redis_timeout_s, socket_connect_timeout=settings.redis_timeout_s)

@@ -10,6 +10,11 @@
 - :func:`table_writer`: a table write outside Faust's per-message iteration (the customer agent
   writes each record once per batch) names the changelog partition through Faust's
   current-event context variable.
+- :func:`rocksdb_memory`: RocksDB's memory figures, read from the store's open databases.
+- :func:`flush_completely`: the producer-buffer flush Faust runs before it commits offsets waits
+  for every table write buffered before it (Faust's could return with writes still queued).
+- :func:`ack_current_generation_only`: an ack of a message delivered before the current
+  rebalance does not count (the message is read again from the committed offset).
 - Faust's recovery, with the consumer's flow stopped while the stream partitions are sought
   (:class:`ChurnTableManager`, always), and, on the embedded Tansu broker only, changelog
   highwaters raised to the last offset present (:class:`EmbeddedBrokerTableManager`).
@@ -44,6 +49,7 @@ from faust.streams import _current_event
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer
+from faust.transport.producer import ProducerBuffer
 from faust.types import TP
 from mode import Service
 from mode.services import WaitResults
@@ -51,6 +57,10 @@ from mode.services import WaitResults
 from schemas.errors import ConfigError
 
 TESTED = ("0.15.",)  # faust-streaming releases whose private recovery API this module follows
+
+
+_ORIGINAL_PUT, _ORIGINAL_SEND_PENDING = ProducerBuffer.put, ProducerBuffer._send_pending  # noqa: SLF001
+_ORIGINAL_ACK = Consumer.ack
 
 
 def check_version(installed: str | None = None) -> str:
@@ -127,6 +137,72 @@ def deliver_without_tasks() -> None:
     Consumer.wait_first = _wait_first
 
 
+def _put(self: ProducerBuffer, fut: Any) -> None:
+    """``ProducerBuffer.put``, counting the messages buffered (``_churn_put``)."""
+    self._churn_put += 1
+    _ORIGINAL_PUT(self, fut)
+
+
+async def _send_pending(self: ProducerBuffer, fut: Any) -> None:
+    """``ProducerBuffer._send_pending``, counting the messages handed to the client producer (``_churn_sent``).
+    One task sends them in the order they were buffered."""
+    try:
+        await _ORIGINAL_SEND_PENDING(self, fut)
+    finally:
+        self._churn_sent += 1
+
+
+async def _flush(self: ProducerBuffer) -> None:
+    """``ProducerBuffer.flush`` that returns once every message buffered before it began is with the client
+    producer, whose own flush (next, in ``Producer.flush``) then waits for the broker's acknowledgement.
+
+    Faust's version stops after 0.1 s without a message sent, or as soon as the queue is empty while
+    its sender still holds the last message taken off it; its consumer commits offsets right after
+    ``Producer.flush``, so the changelog write of a message whose offset is committed could still be
+    on its way, and is lost if the worker dies then. It also waits for messages buffered after it
+    began, so under steady load a commit could wait for minutes (seen: 181 s).
+    """
+    target = self._churn_put
+    while self._churn_sent < target:
+        if self.state != "running":
+            raise RuntimeError("Cannot flush: Producer not Running")
+        self.message_sent.clear()
+        try:
+            await asyncio.wait_for(self.message_sent.wait(), timeout=1.0)
+        except TimeoutError:
+            continue  # still sending (a slow broker): look again
+
+
+def flush_completely() -> None:
+    """Install :func:`_flush` (and the counts it needs) on Faust's producer buffer; idempotent."""
+    if ProducerBuffer.flush is not _flush:
+        ProducerBuffer._churn_put = ProducerBuffer._churn_sent = 0  # noqa: SLF001 - per instance once incremented
+        ProducerBuffer.put, ProducerBuffer._send_pending, ProducerBuffer.flush = _put, _send_pending, _flush  # noqa: SLF001
+
+
+def _ack(self: Consumer, message: Any) -> bool:
+    """``Consumer.ack``, except for a message delivered before the current rebalance generation.
+
+    A rebalance seeks every assigned partition back to its committed offset, so such a message
+    is read again. Faust forgets the committed offsets of revoked partitions, though, and then
+    takes any ack: one that the customer agent's batch gave after the rebalance began (streams
+    do not wait for it: ``stream_wait_empty=False``) let a commit during the recovery pass the
+    message, while the recovery was replacing its table writes with older changelog records.
+    Its effects are kept only by being applied again.
+    """
+    gen = message.generation_id
+    if gen is not None and gen != self.app.consumer_generation_id:
+        message.acked = True
+        self._unacked_messages.discard(message)  # noqa: SLF001
+        return False
+    return _ORIGINAL_ACK(self, message)
+
+
+def ack_current_generation_only() -> None:
+    """Install :func:`_ack` on Faust's consumers (idempotent)."""
+    Consumer.ack = _ack
+
+
 class _AsOf:
     """Stands in for the event Faust's tables ask for: they read only its ``message``."""
 
@@ -151,6 +227,23 @@ def table_writer(table: MutableMapping[bytes, bytes]) -> Callable[[Any, bytes, b
         finally:
             _current_event.reset(token)
     return write
+
+
+ROCKSDB_MEMORY = {"memtables": "rocksdb.size-all-mem-tables", "block_cache": "rocksdb.block-cache-usage",
+                  "table_readers": "rocksdb.estimate-table-readers-mem"}
+
+
+def rocksdb_memory(table: Any) -> dict[str, int] | None:
+    """RocksDB's own memory figures (``ROCKSDB_MEMORY``), summed over the table's open partition
+    databases; ``None`` when the table is not in RocksDB. Faust keeps them in ``Store._dbs``."""
+    dbs = getattr(getattr(table, "data", None), "_dbs", None)
+    if dbs is None:
+        return None
+    out = dict.fromkeys(ROCKSDB_MEMORY, 0)
+    for db in list(dbs.values()):
+        for kind, prop in ROCKSDB_MEMORY.items():
+            out[kind] += db.property_int_value(prop) or 0
+    return out
 
 
 class FlowSafeRecovery(Recovery):
@@ -182,8 +275,9 @@ class EmbeddedBrokerRecovery(FlowSafeRecovery):
                 destination[tp] = last
 
 
-async def last_offsets(brokers: list, reported: dict[TP, int]) -> dict[TP, int]:
-    """The last offset present in each partition, reading on from ``reported``."""
+async def last_offsets(brokers: list, reported: dict[TP, int], deadline_s: float = 60.0) -> dict[TP, int]:
+    """The last offset present in each partition, reading on from ``reported`` (the last offset the
+    broker reports, or -1 for an empty partition)."""
     if not reported:
         return {}
     probe = AIOKafkaConsumer(bootstrap_servers=[f"{u.host}:{u.port}" for u in brokers], enable_auto_commit=False)
@@ -193,6 +287,19 @@ async def last_offsets(brokers: list, reported: dict[TP, int]) -> dict[TP, int]:
         last = dict(reported)
         for tp, off in reported.items():
             probe.seek(TP(tp.topic, tp.partition), max(off, 0))
+        # The record at each reported last offset exists: read until every partition gave at least that
+        # one (a fresh consumer's first fetches can take longer than a quiet round on a busy machine, and
+        # stopping at an empty round then would leave the reported end as it was), then until quiet.
+        unseen = {tp for tp, off in reported.items() if off >= 0}
+        deadline = asyncio.get_running_loop().time() + deadline_s
+        while unseen and asyncio.get_running_loop().time() < deadline:
+            for tp, records in (await probe.getmany(timeout_ms=300)).items():
+                key = TP(tp.topic, tp.partition)
+                last[key] = max(last[key], records[-1].offset)
+                if records[-1].offset >= reported[key]:
+                    unseen.discard(key)
+        if unseen:
+            raise RuntimeError(f"changelog partitions {sorted(unseen)} did not answer within {deadline_s:g} s")
         while True:
             batch = await probe.getmany(timeout_ms=300)
             if not batch:

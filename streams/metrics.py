@@ -66,6 +66,8 @@ class RuntimeMetrics:
                                        buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5))
         self.step_seconds = Histogram("churn_step_seconds", "Time to process one message (decode to emit).", registry=r, buckets=_FAST_BUCKETS)
         self.scheduled = Gauge("churn_silence_scheduled", "Customers with a pending silence checkpoint on this worker.", registry=r)
+        self.rocksdb_memory = Gauge("churn_rocksdb_memory_bytes", "RocksDB memory of the table's partitions on this worker, "
+                                    "by kind (memtables, block_cache, table_readers).", ["kind"], registry=r)
         self.customers = Gauge("churn_customers", "Customers whose state this worker holds (its active partitions).", registry=r)
         self.lag = Gauge("churn_consumer_lag_messages", "Messages on the input topics not yet committed by this worker's partitions, by topic.",
                          ["topic"], registry=r)

@@ -1,11 +1,11 @@
-"""The worker's own vital signs: a heartbeat for liveness and readiness, consumer lag."""
+"""The worker's own vital signs: a heartbeat for liveness and readiness, consumer lag, RocksDB's memory."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from streams.agents.guard import guarded
-from streams.faust_compat import consumer_lag
+from streams.faust_compat import consumer_lag, rocksdb_memory
 
 if TYPE_CHECKING:
     from streams.runtime import Runtime
@@ -30,3 +30,5 @@ def register(rt: Runtime) -> None:
         got = await consumer_lag(rt.app, frozenset(labels))
         for full, label in labels.items():
             rt.metrics.lag.labels(topic=label).set(got.get(full, 0))
+        for kind, n in (rocksdb_memory(rt.table) or {}).items():
+            rt.metrics.rocksdb_memory.labels(kind=kind).set(n)

@@ -8,11 +8,14 @@ alerts and offers are exactly the in-process backtest's, none twice, none missin
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 from collections import Counter
 from datetime import timedelta
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from cli.procs import WorkerProcess
 from engine.backtest import run_backtest
@@ -29,10 +32,43 @@ def comparable(state) -> dict:  # noqa: ANN001
     return dataclasses.replace(state, seen_ids=sorted(state.seen_ids)).to_json()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "open question, seen once in about ten runs (a full suite on a loaded machine): after the SIGKILL, 13 customers' "
-    "state in the changelog differed from the fold of their events, i.e. an event lost or applied twice in the "
-    "take-over; the same check passed in every other run. Kept running so that it is seen: it reports XPASS when it holds."))
+def explain(s, wrong: list[str], by_customer: dict, latest: dict) -> str:  # noqa: ANN001
+    """For the first wrong customers: the event ids the changelog state lacks or has beyond the fold's
+    (by its ring of recent ids, with their partition and offset on the activity topic), and the fields that differ."""
+    from models.state import id_hash
+    from tests.integration.test_state_recovery import diff
+
+    async def offsets() -> dict[str, tuple[int, int]]:
+        cons = AIOKafkaConsumer(s.topic("activity"), bootstrap_servers=s.bootstrap_servers, auto_offset_reset="earliest",
+                                group_id=None)
+        await cons.start()
+        out, quiet = {}, 0
+        try:
+            while quiet < 4:  # read to the end: four empty fetches in a row
+                got = await cons.getmany(timeout_ms=500, max_records=5000)
+                quiet = 0 if got else quiet + 1
+                for recs in got.values():
+                    for r in recs:
+                        with contextlib.suppress(ValueError, KeyError):
+                            out[json.loads(r.value)["event_id"]] = (r.partition, r.offset)
+        finally:
+            await cons.stop()
+        return out
+
+    where, lines = run(offsets()), []
+    for cid in wrong[:8]:
+        want, got = fold(by_customer[cid]), latest[cid].state if latest.get(cid) is not None else None
+        if got is None:
+            lines.append(f"{cid}: no state")
+            continue
+        ids = {id_hash(e.event_id): e.event_id for e in by_customer[cid]}
+        missing = [(ids[h], where.get(ids[h])) for h in want.seen_ids if h not in got.seen_ids]
+        extra = [ids.get(h, h) for h in got.seen_ids if h not in want.seen_ids]
+        fields = {k: v for k, v in diff(comparable(got), comparable(want)).items() if k != "seen_ids"}
+        lines.append(f"{cid}: lacks {missing}, has beyond the fold {extra}; (got, folded) {str(fields)[:300]}")
+    return "\n".join(lines)
+
+
 def test_the_survivor_takes_over_and_nothing_is_lost_or_sent_twice(run_settings, tmp_path):
     ports = free_port(), free_port()
     base = run_settings.with_updates(partitions=4, min_labels=10**9, control_share=0.3, policy_file=uncapped_policy(tmp_path))
@@ -72,7 +108,9 @@ def test_the_survivor_takes_over_and_nothing_is_lost_or_sent_twice(run_settings,
                                                       "churn_silence_scheduled")}
         want = {e.customer_id: e.event_id for e in profiles + acts + tail}  # each customer's last event
         latest = run(changelog_records(s, want, 60, b))
-        letters = run(collect(s, ["dead_letter"], lambda rs: len(rs) >= N_BAD, deadline_s=60, workers=[b]))
+        # until every malformed message's dead letter is read: repeats of a source offset may come first
+        letters = run(collect(s, ["dead_letter"], lambda rs: len({(v["source_topic"], v["partition"], v["offset"])
+                                                                  for _, _, v in rs}) >= N_BAD, deadline_s=60, workers=[b]))
     finally:
         a.kill()
         b.stop()
@@ -86,7 +124,8 @@ def test_the_survivor_takes_over_and_nothing_is_lost_or_sent_twice(run_settings,
         state = fold(events)
         if latest.get(cid) is None or comparable(latest[cid].state) != comparable(state):
             wrong.append(cid)
-    assert not wrong, f"{len(wrong)} customers' state differs from the fold of their events: {wrong[:5]}"
+    assert not wrong, (f"{len(wrong)} customers' state differs from the fold of their events:\n"
+                       + explain(s, wrong, by_customer, latest))
 
     sources = Counter((v["source_topic"], v["partition"], v["offset"]) for _, _, v in letters)
     assert len(sources) == N_BAD and all(v["reason_code"] == "not_json" for _, _, v in letters)

@@ -1,0 +1,81 @@
+"""The producer buffer's flush that Faust's consumer runs before it commits offsets (streams.faust_compat)."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+from faust.transport.producer import ProducerBuffer
+
+from streams import faust_compat
+
+
+class Channel:
+    """Stands in for a topic: ``publish_message`` hands a message over when its gate opens."""
+
+    def __init__(self) -> None:
+        self.gates: dict[str, asyncio.Event] = {}
+        self.sent: list[str] = []
+
+    def message(self, name: str, *, blocked: bool = False) -> SimpleNamespace:
+        gate = self.gates[name] = asyncio.Event()
+        if not blocked:
+            gate.set()
+        return SimpleNamespace(name=name, message=SimpleNamespace(channel=self))
+
+    async def publish_message(self, fut: SimpleNamespace, wait: bool = False) -> None:
+        await self.gates[fut.name].wait()
+        self.sent.append(fut.name)
+
+
+async def _flush_waits_for_what_was_buffered_before_it() -> list[str]:
+    faust_compat.flush_completely()
+    buf = ProducerBuffer()
+    buf.app = SimpleNamespace(conf=SimpleNamespace(producer_threaded=False))
+    await buf.start()
+    try:
+        ch = Channel()
+        buf.put(ch.message("a"))
+        buf.put(ch.message("b", blocked=True))  # the sender holds it, the queue is empty: longer than 0.1 s
+        flush = asyncio.ensure_future(buf.flush())
+        await asyncio.sleep(0.3)
+        assert not flush.done(), "flush returned while a message buffered before it was still being sent"
+        buf.put(ch.message("c", blocked=True))  # buffered after the flush began: not waited for
+        ch.gates["b"].set()
+        await asyncio.wait_for(flush, timeout=2)
+        assert ch.sent == ["a", "b"]
+        ch.gates["c"].set()
+        await asyncio.wait_for(buf.flush(), timeout=2)
+        return ch.sent
+    finally:
+        await buf.stop()
+
+
+def test_flush_returns_once_everything_buffered_before_it_is_sent_and_no_later():
+    assert asyncio.run(_flush_waits_for_what_was_buffered_before_it()) == ["a", "b", "c"]
+
+
+def _consumer(generation: int) -> SimpleNamespace:
+    """What ``Consumer.ack`` reads of a consumer, just after a rebalance forgot the committed offsets."""
+    from collections import defaultdict
+
+    return SimpleNamespace(app=SimpleNamespace(consumer_generation_id=generation,
+                                               topics=SimpleNamespace(acks_enabled_for=lambda topic: True)),
+                           _committed_offset=defaultdict(lambda: None), _acked_index=defaultdict(set),
+                           _acked=defaultdict(list), _n_acked=0, _unacked_messages=set(), _waiting_for_ack=None)
+
+
+class _Message(SimpleNamespace):
+    __hash__ = object.__hash__  # consumers keep messages in sets
+
+
+def _message(offset: int, generation: int) -> _Message:
+    return _Message(acked=False, tp=("orders", 0), topic="orders", offset=offset, generation_id=generation)
+
+
+def test_an_ack_of_a_message_delivered_before_the_rebalance_does_not_count():
+    consumer = _consumer(generation=5)
+    old, new = _message(10, generation=4), _message(11, generation=5)
+    assert faust_compat._ack(consumer, old) is False  # read again from the committed offset
+    assert faust_compat._ack(consumer, new) is True
+    assert consumer._acked[("orders", 0)] == [11]
