@@ -9,6 +9,8 @@ from faust.transport.producer import ProducerBuffer
 
 from streams import faust_compat
 
+FAUST_FLUSH_GIVES_UP_S = 0.1  # ProducerBuffer.flush_atmost: wait_for(message_sent.wait(), timeout=0.1), then return
+
 
 class Channel:
     """Stands in for a topic: ``publish_message`` hands a message over when its gate opens."""
@@ -38,7 +40,10 @@ async def _flush_waits_for_what_was_buffered_before_it() -> list[str]:
         buf.put(ch.message("a"))
         buf.put(ch.message("b", blocked=True))  # the sender holds it, the queue is empty: longer than 0.1 s
         flush = asyncio.ensure_future(buf.flush())
-        await asyncio.sleep(0.3)
+        async with asyncio.timeout(5):  # until the state Faust's own flush gave up in: queue empty, "b" held
+            while not (ch.sent == ["a"] and buf.size == 0):
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(3 * FAUST_FLUSH_GIVES_UP_S)  # outlast Faust's timeout, after which its flush returned
         assert not flush.done(), "flush returned while a message buffered before it was still being sent"
         buf.put(ch.message("c", blocked=True))  # buffered after the flush began: not waited for
         ch.gates["b"].set()
