@@ -254,7 +254,7 @@ class Processor:
         if record.tracking is not None:  # the horizon's end; a silence after the offer is covered by last + horizon below
             candidates.append(record.tracking.offered_at + self.horizon_days * DAY_S)
         last = state.last_activity
-        if last is not None and record.churn_noted_at is None and state.closed_at is None:
+        if last is not None and record.churn_noted_at is None and not state.churned:
             candidates.append(last + self.horizon_days * DAY_S)
         for c in candidates:
             if c > t and (best is None or c < best):

@@ -84,7 +84,7 @@ class Learner:
                  min_labels: int = 200, metrics: ModelMetrics | None = None, window: int = 1000,
                  balance: bool = True, max_weight: float = 10.0, drifts: int = 0,
                  prior: RulePrior | None = None, tier_goal: dict[str, float] | None = None,
-                 replay: int = REPLAY, replay_every: int = REPLAY_EVERY, reservoir: bool = True, seed: int = 0) -> None:
+                 replay: int = REPLAY, replay_every: int = REPLAY_EVERY, seed: int = 0) -> None:
         self.model, self.registry, self.metrics = model, registry, metrics
         self.prior = prior if prior is not None else RulePrior()
         self.publish_every, self.min_labels = publish_every, min_labels
@@ -104,9 +104,10 @@ class Learner:
         self.vocabulary = Vocabulary()  # the one the examples' use_<i>_* slots were computed with
         self.drifts, self._adwin, self._since_publish = drifts, drift.ADWIN(), 0
         # replay: every ``replay_every`` labels one more shuffled pass over a reservoir of ``replay``
-        # examples (a uniform sample of every label; ``reservoir=False``: the newest ones)
-        self.replay_every, self.reservoir = (replay_every if replay else 0), reservoir
-        self._buffer: deque[tuple[tuple[str, ...], array, bool]] = deque(maxlen=max(1, replay))
+        # examples (a uniform sample of every label)
+        self.replay_every = replay_every if replay else 0
+        self._buffer: list[tuple[tuple[str, ...], array, bool]] = []  # at most ``replay``; replaced in place once full
+        self._capacity = max(1, replay)
         self._names: dict[tuple[str, ...], tuple[str, ...]] = {}  # one key tuple shared by the buffer's examples
         self._rng = random.Random(seed)
 
@@ -179,13 +180,14 @@ class Learner:
 
     def _remember(self, ex: LabelledExample) -> None:
         buf = self._buffer
-        if self.reservoir and len(buf) == buf.maxlen:
+        full = len(buf) >= self._capacity
+        if full:
             k = self._rng.randrange(self.model.n_seen)  # reservoir sampling: a uniform sample of every label so far
             if k >= len(buf):
                 return
         names = tuple(ex.x)
         item = (self._names.setdefault(names, names), array("d", ex.x.values()), ex.y)  # ~0.7 KB, not a dict's ~7
-        if self.reservoir and len(buf) == buf.maxlen:
+        if full:
             buf[k] = item
         else:
             buf.append(item)
