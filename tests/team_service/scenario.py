@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 import time
 import uuid
@@ -24,7 +25,6 @@ from pydantic import SecretStr
 
 from cli.procs import ApiProcess, WorkerProcess
 from config.settings import Settings, WebhookRoute
-from services.embedded import free_port
 from tests.integration.kafka import Feed, sentinels
 from tests.integration.test_offers import DAYS, START, history, profiles
 from tests.team_service.client import Api
@@ -34,11 +34,18 @@ RAW_IDS = [f"c{i:04d}" for i in range(CUSTOMERS)]
 
 
 class Receiver:
-    """A webhook endpoint on a fixed port, started later: what each path received
-    (``delay_s``: each answer takes that long, like a slow endpoint)."""
+    """A webhook endpoint, started later: what each path received (``delay_s``: each
+    answer takes that long, like a slow endpoint).
 
-    def __init__(self, port: int, delay_s: float = 0.0) -> None:
-        self.port, self.got, self.server, self.delay_s = port, defaultdict(list), None, delay_s
+    Its port is bound from the start and listened on only from :meth:`start`: until then a
+    POST is refused (a receiver that is down), and no other process can take the port (a
+    port that was merely free once could be, by a server that answers 404 for good)."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.got, self.server, self.delay_s = defaultdict(list), None, delay_s
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
 
     def start(self) -> None:
         got, delay_s = self.got, self.delay_s
@@ -55,13 +62,17 @@ class Receiver:
             def log_message(self, *args) -> None:  # noqa: ANN002
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler, bind_and_activate=False)
+        self.server.socket.close()
+        self.server.socket = self.sock
+        self.server.server_activate()
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+        self.sock.close()
 
 
 @dataclass
@@ -113,8 +124,8 @@ def start_inbox(live: Settings, pg_url: str, tmp: Path) -> tuple[Inbox, str]:
     name = f"team_{tag}"
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    port = free_port()
-    hook = f"http://127.0.0.1:{port}"
+    receiver = Receiver()
+    hook = f"http://127.0.0.1:{receiver.port}"
     s = live.model_copy(update={
         "topic_prefix": f"t{tag}-", "app_id": f"test-{tag}", "redis_prefix": f"test-{tag}", "partitions": 2,
         "clock": "event", "min_labels": 10**9, "approval_above": 5.0, "policy_file": priced_policy(tmp),
@@ -130,7 +141,7 @@ def start_inbox(live: Settings, pg_url: str, tmp: Path) -> tuple[Inbox, str]:
 
     api = Api(url, issue_tokens(s), api_proc)
     api.wait("/readyz", lambda j: j["ready"], "service ready", role=None, deadline_s=30)
-    return Inbox(s, api, worker, Receiver(port), started), name
+    return Inbox(s, api, worker, receiver, started), name
 
 
 def stop_inbox(inbox: Inbox, pg_url: str, name: str) -> None:

@@ -194,9 +194,15 @@ def test_an_analyst_never_receives_a_raw_customer_id(inbox):
 # ---------------------------------------------------------------- webhooks
 def test_a_webhook_down_for_30_seconds_then_up_receives_every_alert_exactly_once(inbox):
     inbox.alerts(4)
-    wait_for(lambda: 'churn_webhook_deliveries_total{outcome="retry"}' in (m := inbox.api.get("/metrics", None).text)
-             and float(m.split('churn_webhook_deliveries_total{outcome="retry"} ')[1].split()[0]) > 0,
-             "failed delivery attempts while the receiver is down")
+
+    def deliveries() -> dict[str, float]:
+        lines = inbox.api.get("/metrics", None).text.splitlines()
+        return {ln.split('"')[1]: float(ln.split()[-1]) for ln in lines if ln.startswith("churn_webhook_deliveries_total{")}
+
+    try:
+        wait_for(lambda: deliveries().get("retry", 0) > 0, "failed delivery attempts while the receiver is down")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\ndelivery attempts by outcome: {deliveries()}") from None
     wait_for(lambda: time.monotonic() - inbox.started >= 30, "the receiver's 30-second outage", deadline_s=40, every=0.5)
     inbox.receiver.start()
     ids = {a["alert_id"] for a in inbox.api.get("/api/alerts?limit=500").json()["items"]}

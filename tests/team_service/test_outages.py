@@ -67,7 +67,7 @@ def private_pg() -> tuple[int, Path]:
 def test_a_database_outage_of_30_seconds_loses_and_doubles_nothing(run_settings, start_api, private_pg):
     port, data = private_pg
     url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    receiver = Receiver(free_port(), delay_s=0.02)  # a slow endpoint: the outage lands while a batch is being sent
+    receiver = Receiver(delay_s=0.02)  # a slow endpoint: the outage lands while a batch is being sent
     receiver.start()
     s = run_settings.with_updates(
         database_url=SecretStr(url), api_port=0, api_group=f"{run_settings.app_id}-api", pseudonym_key=SecretStr("test-key"),
