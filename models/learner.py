@@ -21,7 +21,8 @@ kept as value arrays, about 0.7 KB each). Only the logistic step learns them aga
 (:meth:`ChurnModel.rehearse`): the counts, running means and the scaler describe the
 stream. An online learner follows its newest labels; the reservoir gives the old ones
 a second say, which on a few thousand labels of an app product ranks better than a
-larger step (docs/MODEL.md). The reservoir is not published: a restarted learner
+larger step (docs/MODEL.md). In a worker the pass yields to the event loop every
+``REPLAY_CHUNK`` examples (:meth:`Learner.update_yielding`). The reservoir is not published: a restarted learner
 starts a new one. A vocabulary slot that changes hands empties it.
 
 Tier thresholds from labels (optional, ``tier_goal``): each version's meta carries the
@@ -45,11 +46,13 @@ alone must not switch the alerts' scorer back and forth between versions.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import time
 from array import array
 from collections import deque
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from river import drift
@@ -75,6 +78,7 @@ READY_EVERY = 100
 READY_MARGIN = 0.02  # a ready model is handed back to the prior only when it ranks this much worse
 REPLAY = 2000  # examples in the replay reservoir (a uniform sample of every label learnt)
 REPLAY_EVERY = 1000  # labels between two replays of the reservoir
+REPLAY_CHUNK = 50  # replayed examples between two yields to the event loop (a few ms)
 
 
 class Learner:
@@ -146,6 +150,27 @@ class Learner:
 
     def update(self, ex: LabelledExample) -> float:
         """Score, then learn one example (no I/O); returns the pre-learning score."""
+        steps = self._update(ex)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value
+
+    async def update_yielding(self, ex: LabelledExample) -> float:
+        """:meth:`update`, letting the event loop run between chunks of a replay pass
+        (a pass of 2,000 examples takes 0.3-1 s; a worker's other agents must not wait that
+        long). The model learns the same examples in the same order as :meth:`update`."""
+        steps = self._update(ex)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value
+            await asyncio.sleep(0)
+
+    def _update(self, ex: LabelledExample) -> Generator[None, None, float]:
+        """:meth:`update`'s steps; yields between chunks of a replay pass."""
         t0 = time.perf_counter()
         p = self.model.score(ex.x)
         self.window.append((p, ex.y))
@@ -168,7 +193,7 @@ class Learner:
         if self.replay_every:
             self._remember(ex)
             if self.model.n_seen % self.replay_every == 0:
-                self.rehearse()
+                yield from self._rehearsal()
         if self.model.n_seen % READY_EVERY == 0:  # AUCs over the window are not free: amortised
             was, self.ready = self.ready, self._check_ready()
             if self.ready and not was:
@@ -195,11 +220,18 @@ class Learner:
             self._names = {n: n for n, _, _ in buf}
 
     def rehearse(self) -> None:
-        """One shuffled pass over the buffer of recent examples (the model learns them again)."""
+        """One shuffled pass over the reservoir (the model learns its examples again)."""
+        for _ in self._rehearsal():
+            pass
+
+    def _rehearsal(self) -> Iterator[None]:
+        """:meth:`rehearse`, yielding after every :data:`REPLAY_CHUNK` examples."""
         batch = list(self._buffer)
         self._rng.shuffle(batch)
-        for names, values, y in batch:
+        for i, (names, values, y) in enumerate(batch, 1):
             self.model.rehearse(dict(zip(names, values)), y, self.weight(y))
+            if i % REPLAY_CHUNK == 0:
+                yield
 
     async def learn(self, ex: LabelledExample) -> str | None:
         """:meth:`update`, then publish when due; returns the new version id or ``None``."""

@@ -50,7 +50,7 @@ def register(rt: Runtime) -> None:
             unpublished.append(event)
             lrn = await rt.redis_dep.call(rt.get_learner)
             try:
-                lrn.update(LabelledExample.from_json(json.loads(event.value)))
+                await lrn.update_yielding(LabelledExample.from_json(json.loads(event.value)))
             except Exception:  # one bad example must not stop learning
                 m = event.message
                 log.exception("learner: cannot learn from %s[%s]@%s", m.topic, m.partition, m.offset)

@@ -199,6 +199,31 @@ def test_replay_keeps_a_bounded_reservoir_and_learns_it_again_without_counting_i
     assert replayed.model.score(x) > before  # the fast scorer sees the rehearsed weights
 
 
+def test_a_worker_learner_lets_the_event_loop_run_during_a_replay_and_learns_the_same():
+    import asyncio
+
+    sync, coop = (Learner(ChurnModel(), replay=200, replay_every=100, seed=5) for _ in range(2))
+    exs = list(examples(300, seed=6))
+    for ex in exs:
+        sync.update(ex)
+    turns = []
+
+    async def run() -> None:
+        async def other_agent() -> None:
+            while True:
+                turns.append(coop.model.n_seen)
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(other_agent())
+        for ex in exs:
+            await coop.update_yielding(ex)
+        task.cancel()
+
+    asyncio.run(run())
+    assert turns.count(100) >= 2 and turns.count(200) >= 4  # it ran in the middle of each replay pass
+    assert coop.model.pipeline["LogisticRegression"].weights == sync.model.pipeline["LogisticRegression"].weights
+
+
 def test_the_reservoir_is_a_sample_of_every_label_not_only_the_newest():
     learner = Learner(ChurnModel(), replay=100, replay_every=1000)
     for ex in examples(1000, seed=4):
