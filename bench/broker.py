@@ -154,7 +154,8 @@ def run_workers(settings: Settings, n_workers: int, total: int, *, deadline_s: f
     moment every worker has handled a message until ``total`` are handled. Returns (rate, workers),
     the workers still running (the caller stops them). With ``cpu`` (a list), appends per worker
     the CPU seconds its threads used over that window and the window's length (wall seconds):
-    ``(per-thread dict, wall)``, to tell computing from waiting; then, for an embedded broker,
+    ``(per-thread dict, wall)``, to tell computing from waiting, after ``({"batches": n}, wall)``,
+    the customer agent's batches of all workers so far; then, for an embedded broker,
     ``({"broker": its CPU seconds}, wall)``."""
     ports = [free_port() for _ in range(n_workers)]
     workers = [WorkerProcess(settings.with_updates(metrics_port=p), f"bench-w{i}").start() for i, p in enumerate(ports)]
@@ -172,6 +173,8 @@ def run_workers(settings: Settings, n_workers: int, total: int, *, deadline_s: f
             cpu0 = [cpu_seconds(pid) for pid in pids]
         if t0 is not None and sum(counts) >= total:
             if cpu is not None:
+                batches = sum(scraped(p, "churn_step_seconds_count", "churn_step_seconds_count") for p in ports)
+                cpu.append(({"batches": batches}, now - t0))
                 cpu.extend((cpu_used(b, cpu_seconds(pid)), now - t0) for b, pid in zip(cpu0, pids))
                 if len(pids) > n_workers:
                     used = cpu[-1][0]

@@ -131,7 +131,10 @@ def broker_rows(s: Settings, events: list, counts: list[int], profile: Path | No
         for w in workers:
             w.stop()
         print(f"{n} worker(s): {rate:,.0f} events/s; ceiling {ceil:,.0f}", flush=True)
-        for i, (used, wall) in enumerate(cpu):
+        for i, (used, wall) in enumerate(cpu, start=-1):  # the first is the batch count
+            if "batches" in used:
+                print(f"  {used['batches']:,.0f} batches, {len(msgs) / max(1.0, used['batches']):,.0f} messages per batch", flush=True)
+                continue
             if "broker" in used:
                 print(f"  broker: {used['broker'] * 1e6 / len(msgs):,.0f} CPU µs per event, {used['broker'] / wall:.0%} of a core", flush=True)
                 continue
