@@ -104,23 +104,81 @@ def handled(port: int) -> float:
     return scraped(port, "churn_messages_total{", "churn_messages_total")
 
 
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """Seconds a process's main thread and its other threads have run on a CPU so far (``main``,
+    ``others``), and were ready to run but waited for a CPU (``main waiting``, ``others waiting``:
+    a busy machine), from ``/proc/PID/task/*/schedstat``; {} once the process is gone."""
+    import os
+
+    out: dict[str, float] = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                ran, waited = (int(x) / 1e9 for x in f.read().split()[:2])
+        except (OSError, ValueError):
+            continue
+        name = "main" if tid == str(pid) else "others"
+        out[name] = out.get(name, 0.0) + ran
+        out[f"{name} waiting"] = out.get(f"{name} waiting", 0.0) + waited
+    return out
+
+
+def broker_pid(settings: Settings) -> int | None:
+    """The process of an embedded broker (the one whose command line names its address), else ``None``."""
+    import os
+
+    address = (settings.bootstrap_servers or "").split(",")[0]
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"broker" in argv[0] + (argv[1] if len(argv) > 1 else b"") and any(address.encode() in a for a in argv):
+            return int(pid)
+    return None
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """:func:`cpu_seconds` between two readings (threads started in between count whole)."""
+    return {k: v - before.get(k, 0.0) for k, v in after.items()}
+
+
 def run_workers(settings: Settings, n_workers: int, total: int, *, deadline_s: float = 300.0,
-                on_start=None) -> tuple[float, list[WorkerProcess]]:  # noqa: ANN001
+                on_start=None, cpu: list | None = None) -> tuple[float, list[WorkerProcess]]:  # noqa: ANN001
     """Start ``n_workers`` workers in one group on already-published topics; events/s from the
     moment every worker has handled a message until ``total`` are handled. Returns (rate, workers),
-    the workers still running (the caller stops them)."""
+    the workers still running (the caller stops them). With ``cpu`` (a list), appends per worker
+    the CPU seconds its threads used over that window and the window's length (wall seconds):
+    ``(per-thread dict, wall)``, to tell computing from waiting, after ``({"batches": n}, wall)``,
+    the customer agent's batches of all workers so far; then, for an embedded broker,
+    ``({"broker": its CPU seconds}, wall)``."""
     ports = [free_port() for _ in range(n_workers)]
     workers = [WorkerProcess(settings.with_updates(metrics_port=p), f"bench-w{i}").start() for i, p in enumerate(ports)]
     if on_start is not None:
         on_start(workers)
     end = time.monotonic() + deadline_s
     t0 = c0 = None
+    cpu0: list = []
     while True:
         counts = [handled(p) for p in ports]
         now = time.perf_counter()
         if t0 is None and all(c > 0 for c in counts):
             t0, c0 = now, sum(counts)
+            pids = [w.proc.pid for w in workers] + ([b] if (b := broker_pid(settings)) is not None else [])
+            cpu0 = [cpu_seconds(pid) for pid in pids]
         if t0 is not None and sum(counts) >= total:
+            if cpu is not None:
+                batches = sum(scraped(p, "churn_step_seconds_count", "churn_step_seconds_count") for p in ports)
+                cpu.append(({"batches": batches}, now - t0))
+                cpu.extend((cpu_used(b, cpu_seconds(pid)), now - t0) for b, pid in zip(cpu0, pids))
+                if len(pids) > n_workers:
+                    used = cpu[-1][0]
+                    cpu[-1] = ({"broker": used.get("main", 0.0) + used.get("others", 0.0)}, now - t0)
             break
         for w in workers:
             if not w.alive():

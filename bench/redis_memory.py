@@ -41,8 +41,7 @@ async def main(n: int) -> None:
         base = await used(r)
         now = time.time()
         for start in range(0, n, 5000):
-            fx._scores = {f"cust-{i:08d}": {"score": f"{0.1 + (i % 80) / 100:.4f}", "tier": "none",  # noqa: SLF001
-                                            "model_version": "m-000123", "at": f"{now - i:.0f}"}
+            fx._scores = {f"cust-{i:08d}": (0.1 + (i % 80) / 100, "none", "m-000123", now - i)  # noqa: SLF001 - (score, tier, version, at)
                           for i in range(start, min(n, start + 5000))}
             await fx.flush_scores()
         scores = await used(r)

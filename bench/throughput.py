@@ -126,10 +126,23 @@ def broker_rows(s: Settings, events: list, counts: list[int], profile: Path | No
                  f"{ceil:,.0f} (bare aiokafka loop)", ""))
     for n in counts:
         ceil = asyncio.run(broker.ceiling(s, topics, len(msgs)))
-        rate, workers = broker.run_workers(fresh(s), n, len(msgs), on_start=py_spy(profile, n) if profile else None)
+        cpu: list = []
+        rate, workers = broker.run_workers(fresh(s), n, len(msgs), on_start=py_spy(profile, n) if profile else None, cpu=cpu)
         for w in workers:
             w.stop()
         print(f"{n} worker(s): {rate:,.0f} events/s; ceiling {ceil:,.0f}", flush=True)
+        for i, (used, wall) in enumerate(cpu, start=-1):  # the first is the batch count
+            if "batches" in used:
+                print(f"  {used['batches']:,.0f} batches, {len(msgs) / max(1.0, used['batches']):,.0f} messages per batch", flush=True)
+                continue
+            if "broker" in used:
+                print(f"  broker: {used['broker'] * 1e6 / len(msgs):,.0f} CPU µs per event, {used['broker'] / wall:.0%} of a core", flush=True)
+                continue
+            main, others = used.get("main", 0.0), used.get("others", 0.0)
+            idle = wall - main - used.get("main waiting", 0.0)
+            print(f"  worker {i}: {(main + others) * 1e6 / (len(msgs) / n):,.0f} CPU µs per event; of its {wall:.1f} s "
+                  f"the main thread ran {main / wall:.0%}, waited for a CPU {used.get('main waiting', 0.0) / wall:.0%}, "
+                  f"waited for I/O or timers {idle / wall:.0%}; other threads ran {others / wall:.0%}", flush=True)
         target = "≥ 10,000 and ≥ 20 %" if n == 1 else "≥ 1.5× one worker"
         extra = "" if one_rate is None else f", {rate / one_rate:.2f}× one worker"
         rows.append((f"end to end, {n} worker{'s' if n > 1 else ''}, events/s", f"{rate:,.0f} ({rate / ceil:.0%} of ceiling{extra})",

@@ -155,6 +155,10 @@ class Settings(BaseSettings):
     batch_max: int = Field(default=1000, ge=1, description="The customer agent handles up to this many messages at a time "
                            "(each customer's record written once per batch).")
     batch_within_s: float = Field(default=0.02, gt=0, description="... or what arrived within this time, whichever is first.")
+    producer_linger_s: float = Field(default=0.005, ge=0, description="How long the producer waits to fill a batch "
+                                     "(changelog records, labels, alerts and offers of a batch go out in a few requests).")
+    producer_batch_bytes: int = Field(default=256 * 1024, ge=16 * 1024, description="Largest producer batch per partition.")
+    stream_buffer: int = Field(default=16_384, ge=1, description="Messages Faust buffers per input partition ahead of the agent.")
 
     # --- Faust tuning: join the group in seconds, not the default ~30 s
     rebalance_timeout_s: float = 6.0

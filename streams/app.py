@@ -38,10 +38,11 @@ def build_app(settings: Settings) -> faust.App:
         # Throughput (bench/throughput.py): deeper per-partition stream buffers keep the fetcher
         # ahead of a batch being handled; a few ms of linger packs a batch's changelog records,
         # labels, alerts and offers into a few produce requests instead of one each.
-        stream_buffer_maxsize=16_384,
-        producer_linger=0.005,
-        producer_max_batch_size=256 * 1024,
+        stream_buffer_maxsize=settings.stream_buffer,
+        producer_linger=settings.producer_linger_s,
+        producer_max_batch_size=settings.producer_batch_bytes,
         table_standby_replicas=0,
+        Monitor="streams.faust_compat:QuietMonitor",  # no statistics per message that nothing reads
         TableManager="streams.faust_compat:" + ("EmbeddedBrokerTableManager" if settings.embedded_broker
                                                 else "ChurnTableManager"),  # see streams/faust_compat.py
     )

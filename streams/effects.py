@@ -23,6 +23,14 @@ from streams.metrics import TRIGGERS, RuntimeMetrics
 from streams.retry import Dependency
 
 log = logging.getLogger(__name__)
+SCORES_PER_CALL = 500  # customers per script call (each call holds Redis for well under a millisecond)
+_WRITE_SCORES = """
+for i = 1, #KEYS do
+  local j = 4 * i
+  redis.call('HSET', KEYS[i], 'score', ARGV[j - 3], 'tier', ARGV[j - 2], 'model_version', ARGV[j - 1], 'at', ARGV[j])
+end
+return #KEYS
+"""
 Send = Callable[..., Awaitable[Any]]  # (topic name, key, value, *, delivered=False)
 
 
@@ -49,6 +57,7 @@ class Effects:
         self.redis_dep = redis_dep if redis_dep is not None else Dependency("redis")
         self._scores: dict[str, tuple[float, str, str, float]] = {}  # formatted at the flush: once per customer, not per step
         self._score_of = {t: metrics.scores.labels(trigger=t) for t in TRIGGERS}  # bound once, not per step
+        self._write_scores = redis.register_script(_WRITE_SCORES)
         self.received_at: float | None = None  # perf_counter when the handler took up the current message
         # In a batch (:meth:`begin_batch`): deliveries awaited, and claims marked sent, together at :meth:`settle`.
         self._deferred: list[tuple[Any, str, bytes | None, bytes]] | None = None
@@ -182,16 +191,20 @@ class Effects:
         self.metrics.erasures.inc()
 
     async def flush_scores(self) -> None:
-        """Write-behind of latest scores: one pipelined round trip, not one per event."""
+        """Write-behind of latest scores: one script call per ``SCORES_PER_CALL`` customers, not a
+        command per customer (a pipeline of HSETs cost the worker about 18 µs of CPU per customer
+        in redis-py, packing each command and parsing each reply; the script about 5)."""
         if not self._scores:
             return
         batch, self._scores = self._scores, {}
+        items = list(batch.items())
 
         async def write() -> None:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for cid, (score, tier, version, at) in batch.items():
-                    pipe.hset(self.score_key(cid), mapping={"score": f"{score:.4f}", "tier": tier, "model_version": version,
-                                                            "at": f"{at:.0f}"})
-                await pipe.execute()
+            for i in range(0, len(items), SCORES_PER_CALL):
+                keys, args = [], []
+                for cid, (score, tier, version, at) in items[i:i + SCORES_PER_CALL]:
+                    keys.append(self.score_key(cid))
+                    args += (f"{score:.4f}", tier, version, f"{at:.0f}")
+                await self._write_scores(keys=keys, args=args)
 
         await self.redis_dep.call(write)  # while Redis is away, newer scores gather for the next flush

@@ -13,6 +13,10 @@
 - :func:`rocksdb_memory`: RocksDB's memory figures, read from the store's open databases.
 - :func:`flush_completely`: the producer-buffer flush Faust runs before it commits offsets waits
   for every table write buffered before it (Faust's could return with writes still queued).
+- :func:`producer_buffer_limit`: how many table writes may wait in the producer buffer before
+  Faust stops delivering messages to the streams (Faust's 100 is less than one batch's writes).
+- :class:`QuietMonitor`: Faust's monitor without its bookkeeping per message, event, table
+  access and send, which nothing here reads (the worker's metrics are its own).
 - :func:`ack_current_generation_only`: an ack of a message delivered before the current
   rebalance does not count (the message is read again from the committed offset).
 - Faust's recovery, with the consumer's flow stopped while the stream partitions are sought
@@ -45,6 +49,7 @@ from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer
+from faust.sensors import Monitor
 from faust.streams import _current_event
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
@@ -180,6 +185,19 @@ def flush_completely() -> None:
         ProducerBuffer.put, ProducerBuffer._send_pending, ProducerBuffer.flush = _put, _send_pending, _flush  # noqa: SLF001
 
 
+def producer_buffer_limit(limit: int) -> None:
+    """Let ``limit`` messages wait in Faust's producer buffer (table writes: changelog records) before
+    Faust's message delivery waits for it to drain (``ProducerBuffer.wait_until_ebb``).
+
+    Faust's limit is 100, and it is checked for every message the consumer delivers to a stream.
+    The customer agent writes its batch's records together, one per customer (up to ``batch_max``),
+    so with 100 nearly every batch stopped the delivery of the next one's messages (and logged
+    "producer buffer full") until all but 100 of its writes were handed to the producer, one at a
+    time. What a commit waits for (:func:`flush_completely`) does not change.
+    """
+    ProducerBuffer.max_messages = max(int(limit), 100)
+
+
 def _ack(self: Consumer, message: Any) -> bool:
     """``Consumer.ack``, except for a message delivered before the current rebalance generation.
 
@@ -201,6 +219,39 @@ def _ack(self: Consumer, message: Any) -> bool:
 def ack_current_generation_only() -> None:
     """Install :func:`_ack` on Faust's consumers (idempotent)."""
     Consumer.ack = _ack
+
+
+class QuietMonitor(Monitor):
+    """Faust's ``Monitor`` (the app's own statistics, read only by Faust's web views, which the
+    worker does not serve) without the hooks Faust calls for every message, stream event, table
+    access and produced message; commits, rebalances and assignments are still recorded."""
+
+    def on_message_in(self, tp: TP, offset: int, message: Any) -> None:
+        pass
+
+    def on_stream_event_in(self, tp: TP, offset: int, stream: Any, event: Any) -> None:
+        return None
+
+    def on_stream_event_out(self, tp: TP, offset: int, stream: Any, event: Any, state: Any = None) -> None:
+        pass
+
+    def on_message_out(self, tp: TP, offset: int, message: Any) -> None:
+        pass
+
+    def on_table_get(self, table: Any, key: Any) -> None:
+        pass
+
+    def on_table_set(self, table: Any, key: Any, value: Any) -> None:
+        pass
+
+    def on_table_del(self, table: Any, key: Any) -> None:
+        pass
+
+    def on_send_initiated(self, producer: Any, topic: str, message: Any, keysize: int, valsize: int) -> None:
+        return None
+
+    def on_send_completed(self, producer: Any, state: Any, metadata: Any) -> None:
+        pass
 
 
 class _AsOf:
