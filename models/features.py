@@ -130,8 +130,9 @@ def _engagement(x: dict[str, float], s: CustomerState, nd: int, head: int, off: 
     first = nd if s.first_seen is None else day_of(s.first_seen)
     span = usage.past_span(head, off, first)   # the same for every key: days of past kept
     past_from = max(0, usage.USAGE_DAYS - off)  # day-ring buckets that are past by now
-    used: list[tuple[int, float, float, float]] = []  # (slot, 7 days, 28 days, usual per 28 days)
+    shares: list[tuple[str, float]] = []  # (share feature, 28 days) of each slot used, set once the total is known
     other = total = 0.0
+    main = 0
     for h, ring, wring in zip(s.u_keys, s.u_days, s.u_weeks):
         n = float(sum(ring[:d28]))
         total += n
@@ -139,19 +140,22 @@ def _engagement(x: dict[str, float], s: CustomerState, nd: int, head: int, off: 
         if k is None:
             other += n
             continue
+        f7, f28, f_usual, f_share = _SLOT_NAMES[k]
+        x[f7], x[f28] = float(sum(ring[:d7])), n
         if span is None:
-            usual = n
+            x[f_usual] = n
         else:
             past = sum(wring) + sum(ring[past_from:]) if off > 0 else sum(wring)
-            usual = round(past / span * 28, 1)
-        used.append((k, float(sum(ring[:d7])), n, usual))
+            x[f_usual] = round(past / span * 28, 1)
+        shares.append((f_share, n))
+        if n and names[k] not in _ACTIVITY:
+            main += 1
     x["events_28d"] += total
-    x["main_features_used_28d"] = float(sum(1 for k, _, month, _ in used if month and names[k] not in _ACTIVITY))
+    x["main_features_used_28d"] = float(main)
     x["use_other_28d"] = other
-    for k, week, month, usual in used:
-        f7, f28, f_usual, f_share = _SLOT_NAMES[k]
-        x[f7], x[f28], x[f_usual] = week, month, usual
-        x[f_share] = round(month / total, 3) if total else 0.0
+    if total:
+        for f_share, n in shares:
+            x[f_share] = round(n / total, 3)
 
 
 _SLOT_NAMES = tuple(tuple(f"use_{i}_{w}" for w in ("7d", "28d", "usual_28d", "share_28d"))
