@@ -104,10 +104,10 @@ def snooze(state: AlertState, until: datetime) -> AlertState:
     return replace(state, snooze_until=until.timestamp())
 
 
-def decide(state: AlertState, *, customer_id: str, score: float, reasons: list[Reason], now: datetime,
+def decide(state: AlertState, *, customer_id: str, score: float, reasons: list[Reason], now: datetime | float,
            tiers: Tiers, cooldown_days: float) -> tuple[AlertState, AlertDecision | None]:
-    """New state after ``score`` at event time ``now``, and the alert to emit, if any."""
-    ts = now.timestamp()
+    """New state after ``score`` at event time ``now`` (or its epoch seconds), and the alert to emit, if any."""
+    ts = now if isinstance(now, (int, float)) else now.timestamp()
     tier = tiers.next_tier(state.tier, score)
     new = AlertState(tier=tier, episode_id=state.episode_id, episode_started_at=state.episode_started_at,  # not replace():
                      last_alert_at=state.last_alert_at, episode_ended_at=state.episode_ended_at,  # it runs per score and

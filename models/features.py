@@ -40,8 +40,9 @@ CLV_LOW = 100.0        # clv_estimate below (and weak RFM): "low" value segment
 _EMPTY = Vocabulary()
 
 
-def compute_features(state: CustomerState, now: datetime, vocab: Vocabulary | None = None) -> dict[str, float]:
-    """Every feature of :data:`FEATURE_NAMES`, as finite floats, in that order.
+def compute_features(state: CustomerState, now: datetime | float, vocab: Vocabulary | None = None) -> dict[str, float]:
+    """Every feature of :data:`FEATURE_NAMES`, as finite floats, in that order, at ``now``
+    (an aware datetime, or its epoch seconds).
 
     ``vocab`` says which usage key feeds each ``use_<i>_*`` slot (none: all slots empty).
 
@@ -49,7 +50,7 @@ def compute_features(state: CustomerState, now: datetime, vocab: Vocabulary | No
     bounds are worked out once up front and the vector starts as a copy of the all-zero
     one (every key in catalogue order, no dict growth), only the non-zero parts set.
     """
-    s, t = state, now.timestamp()
+    s, t = state, now if isinstance(now, (int, float)) else now.timestamp()
     nd = day_of(t)
     head = nd if s.head_day is None else s.head_day
     off = nd - head                              # age in days of the newest day bucket
