@@ -134,15 +134,16 @@ def _engagement(x: dict[str, float], s: CustomerState, nd: int, head: int, off: 
     shares: list[tuple[str, float]] = []  # (share feature, 28 days) of each slot used, set once the total is known
     other = total = 0.0
     main = 0
+    whole = off <= 0  # the whole day ring (at most 28 days) is the last 28 days: no slice
     for h, ring, wring in zip(s.u_keys, s.u_days, s.u_weeks):
-        n = float(sum(ring[:d28]))
+        n = float(sum(ring) if whole else sum(ring[:d28]))
         total += n
         k = slots.get(h)
         if k is None:
             other += n
             continue
         f7, f28, f_usual, f_share = _SLOT_NAMES[k]
-        x[f7], x[f28] = float(sum(ring[:d7])), n
+        x[f7], x[f28] = float(sum(ring[:d7])) if n else 0.0, n
         if span is None:
             x[f_usual] = n
         else:
