@@ -19,8 +19,9 @@ True
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from alerts.drivers import primary_driver
@@ -69,13 +70,20 @@ class AlertState:
         >>> AlertState.from_json(AlertState(tier="high", peak="high").to_json()).peak
         'high'
         """
-        return {k: v for f, k in self._KEYS.items() if (v := getattr(self, f)) not in (None, "none")}
+        return {k: v for k, v in zip(_SHORT, _FIELDS(self)) if v is not None and v != "none"}
 
     @classmethod
     def from_json(cls, obj: dict[str, Any] | None) -> AlertState:
         """Inverse of :meth:`to_json`; ``None`` gives a fresh state."""
-        obj = obj or {}
-        return cls(**{f: obj[k] for f, k in cls._KEYS.items() if k in obj})
+        if not obj:
+            return cls()
+        g = obj.get  # positional, in field order (decoded with every record)
+        return cls(g("t", "none"), g("e"), g("s"), g("a"), g("x"), g("z"), g("l"), g("p", "none"))
+
+
+_FIELDS = attrgetter(*AlertState._KEYS)
+_SHORT = tuple(AlertState._KEYS.values())
+assert tuple(AlertState._KEYS) == tuple(f.name for f in fields(AlertState)), "from_json is positional"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +104,10 @@ def snooze(state: AlertState, until: datetime) -> AlertState:
     return replace(state, snooze_until=until.timestamp())
 
 
-def decide(state: AlertState, *, customer_id: str, score: float, reasons: list[Reason], now: datetime,
+def decide(state: AlertState, *, customer_id: str, score: float, reasons: list[Reason], now: datetime | float,
            tiers: Tiers, cooldown_days: float) -> tuple[AlertState, AlertDecision | None]:
-    """New state after ``score`` at event time ``now``, and the alert to emit, if any."""
-    ts = now.timestamp()
+    """New state after ``score`` at event time ``now`` (or its epoch seconds), and the alert to emit, if any."""
+    ts = now if isinstance(now, (int, float)) else now.timestamp()
     tier = tiers.next_tier(state.tier, score)
     new = AlertState(tier=tier, episode_id=state.episode_id, episode_started_at=state.episode_started_at,  # not replace():
                      last_alert_at=state.last_alert_at, episode_ended_at=state.episode_ended_at,  # it runs per score and

@@ -41,13 +41,9 @@ class Tiers:
 
     def next_tier(self, current: Tier, score: float) -> Tier:
         """Tier after seeing ``score`` while in ``current``; may drop several tiers at once."""
-        for tier in ("critical", "high", "watch"):
-            if score >= self.threshold(tier):
-                entered: Tier = tier
-                break
-        else:
-            entered = "none"
-        if RANK[entered] >= RANK[current]:
+        entered: Tier = ("critical" if score >= self.critical else "high" if score >= self.high
+                         else "watch" if score >= self.watch else "none")
+        if entered == current or RANK[entered] > RANK[current]:
             return entered
         for tier in TIERS[RANK[current]:0:-1]:  # current, then each lower tier, hold within the margin
             if score >= self.threshold(tier) - self.hysteresis:

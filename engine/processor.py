@@ -142,16 +142,20 @@ class Processor:
         if record.state is not None and record.state.seen(event.event_id):
             return Step("duplicate", record)
         seen_before = record.state.last_activity if record.state is not None else None  # epoch seconds
-        record.state = apply_event(record.state, event)
+        at = event.occurred_at.timestamp()  # once per event: an aware datetime's timestamp() is not free
+        record.state = apply_event(record.state, event, at=at)
         self.scorer.note_usage(event)  # towards the learnt vocabulary of app features
         if isinstance(event, ProfileUpdate):
             if event.snooze_until is not None:
                 record.alert = snooze(record.alert, event.snooze_until)
             return Step("stored", record)
         step = Step("scored", record)
-        t, last = now.timestamp(), record.state.last_activity
+        t = at if now is event.occurred_at else now.timestamp()
+        last = record.state.last_activity
+        scored_at = t  # now.timestamp(), for the score
         if last is not None and last > t:
             now, t = to_dt(last), last
+            scored_at = now.timestamp()
         closed = isinstance(event, AppActivityEvent) and event.activity == "account_closed"
         if closed:
             if record.pending is not None:
@@ -173,7 +177,7 @@ class Processor:
                                                               last_seen=None if seen_before is None else to_dt(seen_before))
                 if res is not None:
                     step.resolutions.append(res)
-        self._score(event.customer_id, record, step, now, trigger="event")
+        self._score(event.customer_id, record, step, now, scored_at, trigger="event")
         return step
 
     def on_tick(self, customer_id: str, record: CustomerRecord, now: datetime) -> Step:
@@ -194,7 +198,7 @@ class Processor:
         last = record.state.last_activity_at
         if last is not None and record.churn_noted_at is None and t - last.timestamp() >= self.horizon_days * DAY_S:
             self._note_churn(record, step, t)
-        self._score(customer_id, record, step, now, trigger="silence")
+        self._score(customer_id, record, step, now, t, trigger="silence")
         return step
 
     # ------------------------------------------------------------------ internals
@@ -204,14 +208,15 @@ class Processor:
             record.churn_noted_at = t
             step.churned = True
 
-    def _score(self, customer_id: str, record: CustomerRecord, step: Step, now: datetime, *, trigger: str) -> None:
-        t = now.timestamp()
-        x = compute_features(record.state, now, self.scorer.vocabulary)
+    def _score(self, customer_id: str, record: CustomerRecord, step: Step, now: datetime, t: float, *,
+               trigger: str) -> None:
+        """Score at ``now``; ``t`` is ``now.timestamp()``, worked out once by the caller."""
+        x = compute_features(record.state, t, self.scorer.vocabulary)
         score, version = self.scorer.score(x)
         step.features, step.score, step.version, step.trigger, step.at = x, score, version, trigger, t
         if record.churn_noted_at is None:  # a customer already lost gets a win-back, not a retention alert
             record.alert, step.decision = decide(
-                record.alert, customer_id=customer_id, score=score, now=now, tiers=self.tiers_in_use,
+                record.alert, customer_id=customer_id, score=score, now=t, tiers=self.tiers_in_use,
                 cooldown_days=self.cooldown_days, reasons=LazyReasons(lambda: self.scorer.explain(x, 3)))
         if step.decision is not None or step.churned:
             self._plan_offers(customer_id, record, step)

@@ -1,6 +1,12 @@
 """The per-customer table value: every sub-state of one customer in one document.
 
-Format 2 (written now): the byte ``0x02``, then a MessagePack array of the same eight
+Format 3 (written now): the byte ``0x03``, then format 2's array, except that the
+customer state's array too is a MessagePack document of its own inside a ``bin``. A
+record whose state did not change (a silence checkpoint, a snooze, an outcome: no
+event applied) reuses those bytes, as format 2 reuses the snapshot's, instead of
+laying the state out and packing it again: that was most of the encoding's time.
+
+Format 2 (read only): the byte ``0x02``, then a MessagePack array of the same eight
 parts as format 1, but the customer state is its positional array
 (``CustomerState.to_array``: no keys, no per-field conversion) and the pending snapshot
 is a MessagePack document of its own inside a ``bin``, so that a record whose snapshot did
@@ -47,14 +53,16 @@ class CustomerRecord:
     # that (frozen) snapshot; (state, its array) for the rings and hashes the new state still shares.
     _pending_raw: tuple[Snapshot, bytes] | None = field(default=None, compare=False, repr=False)
     _state_raw: tuple[CustomerState, list] | None = field(default=None, compare=False, repr=False)
+    _state_bin: tuple[CustomerState, bytes] | None = field(default=None, compare=False, repr=False)  # (state, its bytes)
 
     def copy(self) -> CustomerRecord:
         """A shallow copy (the processor replaces sub-states, never edits them in place)."""
         return CustomerRecord(self.state, self.alert, self.pending, self.last_snapshot_at, self.tracking,
-                              self.next_check, self.churn_noted_at, self.in_experiment, self._pending_raw, self._state_raw)
+                              self.next_check, self.churn_noted_at, self.in_experiment, self._pending_raw, self._state_raw,
+                              self._state_bin)
 
     def encode(self) -> bytes:
-        """Format 2 bytes (see the module docstring)."""
+        """Format 3 bytes (see the module docstring)."""
         pending, cached = self.pending, self._pending_raw
         if pending is None:
             pending_raw = None
@@ -62,9 +70,16 @@ class CustomerRecord:
             pending_raw = cached[1]
         else:
             pending_raw = _pack(pending.to_json())
-        return FORMAT_2 + _pack([
+        state, cached_state = self.state, self._state_bin
+        if state is None:
+            state_raw = None
+        elif cached_state is not None and cached_state[0] is state:
+            state_raw = cached_state[1]
+        else:
+            state_raw = _pack(state.to_array(like=self._state_raw))
+        return FORMAT_3 + _pack([
             self.next_check,
-            self.state.to_array(like=self._state_raw) if self.state is not None else None,
+            state_raw,
             self.alert.to_json(),
             pending_raw,
             self.last_snapshot_at,
@@ -78,9 +93,12 @@ class CustomerRecord:
         """A record of any format (``None`` or empty: a new customer's)."""
         if not raw:
             return cls()
-        if raw[0] == 2:
+        if raw[0] in (2, 3):
             nc, s, a, p, lsa, t, cn, ie, *_newer = _unpack(memoryview(raw)[1:])
             pending = Snapshot.from_json(_unpack(p)) if p is not None else None
+            state_bin = None
+            if raw[0] == 3 and s is not None:
+                state_bin, s = s, _unpack(s)
             state = CustomerState.from_array(s) if s is not None else None
             return cls(
                 state=state,
@@ -93,6 +111,7 @@ class CustomerRecord:
                 in_experiment=ie,
                 _pending_raw=(pending, p) if pending is not None else None,
                 _state_raw=(state, s) if state is not None else None,
+                _state_bin=(state, state_bin) if state_bin is not None else None,
             )
         doc = _unpack(memoryview(raw)[1:]) if raw[0] == 1 else json.loads(raw)
         nc, s, a, p, lsa, t, cn, *newer = doc  # records written before in_experiment have 7 parts
@@ -116,7 +135,7 @@ class CustomerRecord:
         >>> CustomerRecord.peek_next_check(b'[12.5,null]'), CustomerRecord.peek_next_check(b'[null,null]')  # format 0
         (12.5, None)
         """
-        if raw[0] in (1, 2):
+        if raw[0] in (1, 2, 3):
             kind = raw[2]  # after the version byte and the array header (a fixarray: one byte)
             if kind == 0xCB:
                 return _DOUBLE.unpack_from(raw, 3)[0]
@@ -129,6 +148,7 @@ class CustomerRecord:
 
 FORMAT_1 = b"\x01"
 FORMAT_2 = b"\x02"
+FORMAT_3 = b"\x03"
 _DOUBLE = struct.Struct(">d")
 _pack = msgpack.Packer(use_bin_type=True, use_single_float=False).pack
 

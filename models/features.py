@@ -17,6 +17,7 @@ clock. Definitions, windows and defaults live in :mod:`models.catalogue`.
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 
 from models import usage
@@ -39,38 +40,42 @@ CLV_LOW = 100.0        # clv_estimate below (and weak RFM): "low" value segment
 _EMPTY = Vocabulary()
 
 
-def compute_features(state: CustomerState, now: datetime, vocab: Vocabulary | None = None) -> dict[str, float]:
-    """Every feature of :data:`FEATURE_NAMES`, as finite floats, in that order.
+def compute_features(state: CustomerState, now: datetime | float, vocab: Vocabulary | None = None) -> dict[str, float]:
+    """Every feature of :data:`FEATURE_NAMES`, as finite floats, in that order, at ``now``
+    (an aware datetime, or its epoch seconds).
 
     ``vocab`` says which usage key feeds each ``use_<i>_*`` slot (none: all slots empty).
+
+    It runs for every score (every event and silence checkpoint), so each window's ring
+    bounds are worked out once up front and the vector starts as a copy of the all-zero
+    one (every key in catalogue order, no dict growth), only the non-zero parts set.
     """
-    s, t = state, now.timestamp()
+    s, t = state, now if isinstance(now, (int, float)) else now.timestamp()
     nd = day_of(t)
     head = nd if s.head_day is None else s.head_day
     off = nd - head                              # age in days of the newest day bucket
     base = nd - 7 * week_of(head)                # age of the newest week's middle day
-
-    def days(ring: list[int], n: int) -> float:   # day buckets aged 0..n-1 (future ones too)
-        return float(sum(ring[: max(0, n - off)]))
-
-    def weeks(ring: list, lo: int, hi: int) -> float:  # weeks whose middle day is aged lo..hi-1
-        start = 0 if lo <= 0 else max(0, -((base - lo) // 7))
-        return float(round(sum(ring[start: max(0, -((base - hi) // 7))]), 2))
+    # day rings: buckets aged 0..n-1 (future ones too) are ring[:n - off]
+    d7, d28, d30 = max(0, 7 - off), max(0, 28 - off), max(0, 30 - off)
+    # week rings: weeks whose middle day is aged below n are ring[:-((base - n) // 7)]
+    w90, w180, w365 = max(0, -((base - 90) // 7)), max(0, -((base - 180) // 7)), max(0, -((base - 365) // 7))
+    first = s.first_seen
 
     def since(at: float | None) -> float:
-        at = s.first_seen if at is None else at
+        at = first if at is None else at
         return 0.0 if at is None else min(MAX_DAYS, max(0.0, (t - at) / DAY_S))
 
-    x: dict[str, float] = {}
+    x = _ZERO.copy()
     n = s.n_orders
-    x["days_since_last_order"] = since(s.last_order)
-    x["orders_30d"] = days(s.d_orders, 30)
-    x["orders_90d"] = weeks(s.w_orders, 0, 90)
-    x["orders_365d"] = weeks(s.w_orders, 0, 365)
+    x["days_since_last_order"] = recency = since(s.last_order)
+    x["orders_30d"] = float(sum(s.d_orders[:d30]))
+    x["orders_90d"] = float(round(sum(s.w_orders[:w90]), 2))
+    x["orders_365d"] = float(round(sum(s.w_orders[:w365]), 2))
     x["order_gap_typical_days"] = gap = s.typical_gap_days
-    x["order_overdue_ratio"] = overdue = x["days_since_last_order"] / gap
-    x["spend_90d"] = weeks(s.w_spend, 0, 90)
-    x["spend_trend"] = _trend(x["spend_90d"], weeks(s.w_spend, 90, 180))
+    x["order_overdue_ratio"] = overdue = recency / gap
+    w_spend = s.w_spend
+    x["spend_90d"] = spend = float(round(sum(w_spend[:w90]), 2))
+    x["spend_trend"] = _trend(spend, float(round(sum(w_spend[w90:w180]), 2)))
     x["avg_order_value"] = aov = s.total_spend / n if n else 0.0
     gross = s.total_spend + s.total_discount
     x["discount_share"] = s.total_discount / gross if gross else 0.0
@@ -78,21 +83,27 @@ def compute_features(state: CustomerState, now: datetime, vocab: Vocabulary | No
     x["refund_share"] = min(1.0, s.n_refunded / max(1, n))
     x["return_share"] = min(1.0, s.n_returned / max(1, n))
 
-    x["tickets_30d"] = days(s.d_tickets, 30)
-    x["complaints_30d"] = days(s.d_complaints, 30)
+    x["tickets_30d"] = float(sum(s.d_tickets[:d30]))
+    x["complaints_30d"] = float(sum(s.d_complaints[:d30]))
     x["open_tickets"] = float(len(s.open_tickets))
-    x["reopened_tickets_90d"] = weeks(s.w_reopened, 0, 90)
-    x["escalations_90d"] = weeks(s.w_escalations, 0, 90)
+    x["reopened_tickets_90d"] = float(round(sum(s.w_reopened[:w90]), 2))
+    x["escalations_90d"] = float(round(sum(s.w_escalations[:w90]), 2))
     x["csat_recent"] = DEFAULT_CSAT if s.csat is None else s.csat
-    x["sentiment_trend"] = 0.0 if s.sentiment_fast is None else s.sentiment_fast - s.sentiment_slow
+    if s.sentiment_fast is not None:
+        x["sentiment_trend"] = s.sentiment_fast - s.sentiment_slow
     x["resolution_hours_avg"] = s.resolution_hours or 0.0
-    x["repeat_issue_30d"] = float(sum(1 for ts in s.category_opened.values() if len(ts) == 2 and nd - day_of(ts[0]) < 30))
+    if s.category_opened:
+        x["repeat_issue_30d"] = float(sum(1 for ts in s.category_opened.values()
+                                          if len(ts) == 2 and nd - day_of(ts[0]) < 30))
 
-    x["days_since_last_login"] = 0.0 if s.last_login is None else since(s.last_login)  # no app: no signal
-    x["sessions_7d"] = days(s.d_sessions, 7)
-    x["sessions_28d"] = days(s.d_sessions, 28)
-    x["session_trend"] = _trend(x["sessions_7d"] / 7, x["sessions_28d"] / 28)
-    x["session_length_trend"] = 0.0 if s.session_fast is None else _trend(s.session_fast, s.session_slow)
+    if s.last_login is not None:  # no app: no signal
+        x["days_since_last_login"] = since(s.last_login)
+    d_sessions = s.d_sessions
+    x["sessions_7d"] = s7 = float(sum(d_sessions[:d7]))
+    x["sessions_28d"] = s28 = float(sum(d_sessions[:d28]))
+    x["session_trend"] = _trend(s7 / 7, s28 / 28)
+    if s.session_fast is not None:
+        x["session_length_trend"] = _trend(s.session_fast, s.session_slow)
     used = 0
     for bits in s.w_features[: max(0, -((base - 31) // 7))]:  # weeks whose Sunday is aged < 28 days
         used |= bits
@@ -100,52 +111,64 @@ def compute_features(state: CustomerState, now: datetime, vocab: Vocabulary | No
     x["notifications_disabled"] = _flag(s.notifications_off, s.last_push_opened)
     x["uninstalled"] = _flag(s.uninstalled_at, s.last_login)
 
-    signup = s.signup_date
-    x["tenure_days"] = since(_epoch(signup) if signup else None)
+    x["tenure_days"] = since(_signup_epoch(s.signup) if s.signup else None)
     x["clv_estimate"] = round(aov * 365.0 / gap * CLV_YEARS * min(1.0, 1.0 / overdue if overdue else 1.0), 2)
-    x["marketing_consent"] = 1.0 if s.marketing_consent else 0.0
+    x["marketing_consent"] = 1.0 if s.consent else 0.0
     x["has_owner"] = 1.0 if s.owner else 0.0
     x["days_since_last_activity"] = since(s.last_activity)
-    _engagement(x, s, nd, off, vocab or _EMPTY)
+    events = sum(s.d_orders[:d28]) + sum(s.d_tickets[:d28]) + sum(d_sessions[:d28])
+    x["events_28d"] = float(events)
+    x["active_days_28d"] = float((s.active_bits & ((1 << d28) - 1)).bit_count())
+    if s.u_keys:  # app use counted (no keys: every slot stays empty, as for most shoppers)
+        _engagement(x, s, nd, head, off, d7, d28, vocab or _EMPTY)
     return x
 
 
-def _engagement(x: dict[str, float], s: CustomerState, nd: int, off: int, vocab: Vocabulary) -> None:
-    n28, n7 = max(0, usage.USAGE_DAYS - off), max(0, 7 - off)
-    events = sum(s.d_orders[:n28]) + sum(s.d_tickets[:n28]) + sum(s.d_sessions[:n28])
-    x["events_28d"] = float(events)
-    x["active_days_28d"] = float((s.active_bits & ((1 << n28) - 1)).bit_count())
-    if not s.u_keys:  # no app use counted: every slot is empty (most shoppers)
-        x["main_features_used_28d"] = x["use_other_28d"] = 0.0
-        x.update(_EMPTY_SLOTS)
-        return
+def _engagement(x: dict[str, float], s: CustomerState, nd: int, head: int, off: int, d7: int, d28: int,
+                vocab: Vocabulary) -> None:
+    """The per-key features: ``use_<i>_*`` of the vocabulary's slots, the pooled rest."""
     slots, names = vocab.hashes, vocab.names
     first = nd if s.first_seen is None else day_of(s.first_seen)
-    head = s.head_day if s.head_day is not None else nd
-    used: dict[int, tuple[float, float, float]] = {}  # slot → (7 days, 28 days, usual per 28 days)
-    other = 0.0
+    span = usage.past_span(head, off, first)   # the same for every key: days of past kept
+    past_from = max(0, usage.USAGE_DAYS - off)  # day-ring buckets that are past by now
+    shares: list[tuple[str, float]] = []  # (share feature, 28 days) of each slot used, set once the total is known
+    other = total = 0.0
+    main = 0
+    whole = off <= 0  # the whole day ring (at most 28 days) is the last 28 days: no slice
     for h, ring, wring in zip(s.u_keys, s.u_days, s.u_weeks):
-        n = float(sum(ring[:n28]))
+        n = float(sum(ring) if whole else sum(ring[:d28]))
+        total += n
         k = slots.get(h)
         if k is None:
             other += n
-        else:
-            per_day = usage.usual_per_day(ring, wring, head, off, first)
-            used[k] = (float(sum(ring[:n7])), n, n if per_day is None else round(per_day * 28, 1))
-    total = sum(u[1] for u in used.values()) + other
-    x["events_28d"] += total
-    x["main_features_used_28d"] = float(sum(1 for k, u in used.items() if u[1] and names[k] not in _ACTIVITY))
-    x["use_other_28d"] = other
-    x.update(_EMPTY_SLOTS)  # every slot in catalogue order, then the used ones filled in
-    for k, (week, month, usual) in used.items():
+            continue
         f7, f28, f_usual, f_share = _SLOT_NAMES[k]
-        x[f7], x[f28], x[f_usual] = week, month, usual
-        x[f_share] = round(month / total, 3) if total else 0.0
+        x[f7], x[f28] = float(sum(ring[:d7])) if n else 0.0, n
+        if span is None:
+            x[f_usual] = n
+        else:
+            past = sum(wring) + sum(ring[past_from:]) if off > 0 else sum(wring)
+            x[f_usual] = round(past / span * 28, 1)
+        shares.append((f_share, n))
+        if n and names[k] not in _ACTIVITY:
+            main += 1
+    x["events_28d"] += total
+    x["main_features_used_28d"] = float(main)
+    x["use_other_28d"] = other
+    if total:
+        for f_share, n in shares:
+            x[f_share] = round(n / total, 3)
 
 
 _SLOT_NAMES = tuple(tuple(f"use_{i}_{w}" for w in ("7d", "28d", "usual_28d", "share_28d"))
                     for i in range(1, VOCABULARY_SLOTS + 1))
-_EMPTY_SLOTS = dict.fromkeys((n for names in _SLOT_NAMES for n in names), 0.0)
+_ZERO = dict.fromkeys(FEATURE_NAMES, 0.0)  # every feature in catalogue order, before it is set
+
+
+@functools.lru_cache(maxsize=4096)
+def _signup_epoch(signup: str) -> float:
+    """Epoch seconds of a profile's signup date (ISO text; parsed once per distinct date)."""
+    return _epoch(date.fromisoformat(signup))
 
 
 def _trend(recent: float, before: float) -> float:

@@ -84,7 +84,9 @@ class Snapshot:
     def to_json(self) -> dict[str, Any]:
         """Compact JSON: values only when the keys are the catalogue in order."""
         names = _catalogue()
-        if names is not None and tuple(self.x) == names[:len(self.x)]:  # the catalogue, or its start (an
+        if isinstance(self.x, CatalogueValues) and self.x.names is names:  # as decoded: the values as they came
+            doc = {"t": self.taken_at, "v": self.model_version, "x": self.x.value_list()}
+        elif names is not None and tuple(self.x) == names[:len(self.x)]:  # the catalogue, or its start (an
             # older snapshot, from before features were added at its end)
             doc = {"t": self.taken_at, "v": self.model_version, "x": list(self.x.values())}
         else:
@@ -98,13 +100,54 @@ class Snapshot:
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Snapshot:
         if "x" in obj:
-            x = dict(zip(_catalogue() or (), obj["x"]))
+            names = _catalogue()
+            x = CatalogueValues(names, obj["x"]) if names is not None else {}
         else:
             x = dict(obj["d"])
         y, r, last = obj.get("y"), obj.get("r"), obj.get("l")
         return cls(taken_at=float(obj["t"]), x=x, model_version=str(obj["v"]),
                    outcome=None if y is None else bool(y), resolved_at=None if r is None else float(r),
                    last_seen=None if last is None else float(last))
+
+
+class CatalogueValues(Mapping):
+    """A decoded snapshot's features: the catalogue's names and the values in their order
+    (fewer values: a snapshot from before features were added at the catalogue's end).
+    The dict is built only when the features are read, at the label's resolution: a
+    record is decoded in every batch, and its snapshot is mostly only carried along
+    (re-encoded from its bytes).
+
+    >>> v = CatalogueValues(("a", "b", "c"), [1.0, 2.0])
+    >>> dict(v), len(v), v["b"], v == {"a": 1.0, "b": 2.0}
+    ({'a': 1.0, 'b': 2.0}, 2, 2.0, True)
+    """
+
+    __slots__ = ("names", "_values", "_dict")
+
+    def __init__(self, names: tuple[str, ...], values: list[float]) -> None:
+        self.names, self._values, self._dict = names, values, None
+
+    def as_dict(self) -> dict[str, float]:
+        """The features as a dict (built once)."""
+        if self._dict is None:
+            self._dict = dict(zip(self.names, self._values))
+        return self._dict
+
+    def value_list(self) -> list[float]:
+        """The values in catalogue order, as many as there are names."""
+        return self._values[:len(self.names)]
+
+    def __getitem__(self, name: str) -> float:
+        return self.as_dict()[name]
+
+    def __iter__(self):  # noqa: ANN204
+        return iter(self.as_dict())
+
+    def __len__(self) -> int:
+        return min(len(self.names), len(self._values))
+
+    def __repr__(self) -> str:
+        return repr(self.as_dict())
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +186,8 @@ def _catalogue() -> tuple[str, ...] | None:
 def _resolve(s: Snapshot, y: bool, at: float) -> LabelledExample:
     if s.outcome is not None:  # held: the outcome known early is the label
         y, at = s.outcome, s.resolved_at if s.resolved_at is not None else at
-    return LabelledExample(x=s.x, y=y, taken_at=s.taken_at, resolved_at=at, model_version=s.model_version)
+    x = s.x.as_dict() if isinstance(s.x, CatalogueValues) else s.x
+    return LabelledExample(x=x, y=y, taken_at=s.taken_at, resolved_at=at, model_version=s.model_version)
 
 
 RULES = ("silence", "stops")
@@ -177,7 +221,10 @@ def on_score(pending: Snapshot | None, last_snapshot_at: float | None, now: floa
         return None
     # 6 significant digits: what the features mean survives, and the record (written on
     # every event) carries about 100 bytes less than with repr'd floats
-    return Snapshot(taken_at=t, x={k: float(f"{v:.6g}") for k, v in x.items()}, model_version=version)
+    # (whole values under a million, most of them: counts and flags, are that already)
+    x6 = {k: v if type(v) is float and v.is_integer() and -1e6 < v < 1e6 else float(f"{v:.6g}")
+          for k, v in x.items()}
+    return Snapshot(taken_at=t, x=x6, model_version=version)
 
 
 def on_activity(pending: Snapshot | None, now: float | datetime, horizon_days: float,

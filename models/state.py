@@ -224,7 +224,7 @@ class CustomerState:
         return out
 
     def to_array(self, like: tuple[CustomerState, list] | None = None) -> list:
-        """The binary record's layout (:mod:`engine.record` format 2): every field in
+        """The binary record's layout (:mod:`engine.record` formats 2 and 3): every field in
         :data:`LAYOUT` order, as it is (MessagePack keeps ints, floats, dicts with int keys),
         except rings trimmed and hashes packed into bytes. No per-field conversion of
         scalars: it is written for every customer in every batch.
@@ -266,7 +266,7 @@ class CustomerState:
         for i in _HASH_AT:
             if i < n:
                 raw = vals[i]
-                vals[i] = list(struct.unpack(f"<{len(raw) // 4}I", raw))
+                vals[i] = _unpack_hashes(raw)
         if _POSITIONAL and n <= len(LAYOUT):
             return cls(*vals)
         return cls(**dict(zip(LAYOUT, vals)))
@@ -341,6 +341,19 @@ def _pack_hashes(v: list[int]) -> bytes:
 _NATIVE_LE = sys.byteorder == "little" and array("I").itemsize == 4
 
 
+def _unpack_hashes(raw: bytes) -> list[int]:
+    """Inverse of :func:`_pack_hashes`.
+
+    >>> _unpack_hashes(_pack_hashes([1, 2**32 - 1]))
+    [1, 4294967295]
+    """
+    if _NATIVE_LE:
+        a = array("I")
+        a.frombytes(raw)
+        return a.tolist()
+    return list(struct.unpack(f"<{len(raw) // 4}I", raw))
+
+
 def _num(x):
     return int(x) if isinstance(x, float) and x.is_integer() and abs(x) < 2**53 else x
 
@@ -364,8 +377,9 @@ RESOLUTION_ALPHA = 0.3
 _LEAVING = frozenset({"notifications_disabled", "uninstall", "account_closed"})
 
 
-def apply_event(state: CustomerState | None, event) -> CustomerState:
-    """Return a new state with ``event`` applied; ``state`` is never mutated.
+def apply_event(state: CustomerState | None, event, *, at: float | None = None) -> CustomerState:
+    """Return a new state with ``event`` applied; ``state`` is never mutated. ``at``: the
+    event's ``occurred_at`` in epoch seconds, when the caller has it already.
 
     Handles order, support, app-activity and profile events; any other event and a
     repeated event id (among the last ``SEEN_IDS``) leave the state as it was (copied).
@@ -377,7 +391,7 @@ def apply_event(state: CustomerState | None, event) -> CustomerState:
     if h in s.seen_ids:
         return s
     s.seen_ids = (s.seen_ids + [h])[-SEEN_IDS:]
-    t = event.occurred_at.timestamp()
+    t = event.occurred_at.timestamp() if at is None else at
     if isinstance(event, ProfileUpdate):
         s.first_seen = t if s.first_seen is None else min(s.first_seen, t)
         _profile(s, event, t)

@@ -115,10 +115,21 @@ def usual_per_day(ring: list[int], wring: list[int], head: int, off: int, first_
     >>> usual_per_day([], [7, 7], head=100, off=0, first_day=0) == 14 / 34  # days 39 (a Monday) .. 72
     True
     """
-    last_past = head + off - USAGE_DAYS  # newest day of the past
-    oldest = max(first_day, 7 * (week_of(head) - PAST_WEEKS + 1) - 3)  # the oldest week's Monday, or first seen
-    span = last_past - oldest + 1
-    if span < 14:
+    span = past_span(head, off, first_day)
+    if span is None:
         return None
     total = sum(wring) + sum(ring[max(0, USAGE_DAYS - off):]) if off > 0 else sum(wring)
     return total / span
+
+
+def past_span(head: int, off: int, first_day: int) -> int | None:
+    """Days of the past that :func:`usual_per_day` divides by (the same for every key of a
+    customer); ``None`` with under 14.
+
+    >>> past_span(100, 0, 0), past_span(100, 0, 60)  # first seen on day 60: 13 days of past
+    (34, None)
+    """
+    last_past = head + off - USAGE_DAYS  # newest day of the past
+    oldest = max(first_day, 7 * (week_of(head) - PAST_WEEKS + 1) - 3)  # the oldest week's Monday, or first seen
+    span = last_past - oldest + 1
+    return None if span < 14 else span

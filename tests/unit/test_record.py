@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import fields, replace
 
-from engine.record import FORMAT_2, CustomerRecord
+from engine.record import FORMAT_3, CustomerRecord
 from models.state import LAYOUT, CustomerState
 
 # A customer's record as the worker wrote it before the binary format (format 0: JSON text):
@@ -39,6 +39,24 @@ FORMAT_1 = bytes.fromhex(
     "0000000000cb0000000000000000a179c2a172cb41d9796364000000cb41d978baa4000000c0c0c2"
 )
 
+# The same record as format 2 wrote it (the state's array inline, not in a bin of its own).
+FORMAT_2 = bytes.fromhex(
+    "0298cb41d9814c64000000dc002ecd4d5bdc00140100000000000000000000000000000000000001dc001200000000000000"
+    "0000000000000000000001dc0012000000000000000000000000000000000001dc0011000000000000000000000000000000"
+    "0001940100000194130000cb4045400000000000909090c414336b383fad6562f2f03815142348e16c17346b6b0202000000"
+    "cb404ec00000000000cb00000000000000009401010000cb41d978baa4000000cb41d97efdc400000081ce5b54ae37cb41d9"
+    "796364000000c40081a864656c697665727991cb41d9796364000000c0cb4000000000000000c0c0cb41d979b7c4000000c0"
+    "c0c0c0cb4072c00000000000cb4072c0000000000000c4009090cb41d9786644000000cb41d97efdc4000000cb41d9786644"
+    "000000c3c0a3736d62c081a16ccb3fd53c695abcd715c5016485a174cb41d978baa4000000a176a772756c65732d31a178dc"
+    "0023cb0000000000000000cb3ff0000000000000cb3ff0000000000000cb3ff0000000000000cb403e000000000000cb0000"
+    "000000000000cb4045400000000000cb3ff0000000000000cb4045400000000000cb0000000000000000cb00000000000000"
+    "00cb0000000000000000cb0000000000000000cb0000000000000000cb0000000000000000cb0000000000000000cb000000"
+    "0000000000cb0000000000000000cb4010000000000000cb0000000000000000cb0000000000000000cb0000000000000000"
+    "cb0000000000000000cb0000000000000000cb0000000000000000cb0000000000000000cb0000000000000000cb00000000"
+    "00000000cb0000000000000000cb0000000000000000cb3ff0000000000000cb409028ae147ae148cb3ff0000000000000cb"
+    "0000000000000000cb0000000000000000a179c2a172cb41d9796364000000cb41d978baa4000000c0c0c2"
+)
+
 
 def test_a_json_record_written_before_the_binary_format_still_decodes():
     rec = CustomerRecord.decode(FORMAT_0)
@@ -58,11 +76,27 @@ def test_a_format_1_record_still_decodes_to_the_same_record():
 def test_the_binary_format_round_trips_every_sub_state_and_is_smaller():
     rec = CustomerRecord.decode(FORMAT_0)
     raw = rec.encode()
-    assert raw.startswith(FORMAT_2) and len(raw) < len(FORMAT_0)  # and about format 1's size: no keys, whole floats as floats
+    assert raw.startswith(FORMAT_3) and len(raw) < len(FORMAT_0)  # and about format 1's size: no keys, whole floats as floats
     again = CustomerRecord.decode(raw)
     assert again == rec
     assert again.state.to_json() == rec.state.to_json() and again.encode() == raw
     assert CustomerRecord.peek_next_check(raw) == rec.next_check
+
+
+def test_a_format_2_record_still_decodes_to_the_same_record():
+    old = CustomerRecord.decode(FORMAT_2)
+    assert old == CustomerRecord.decode(FORMAT_0)
+    assert CustomerRecord.peek_next_check(FORMAT_2) == old.next_check
+    assert CustomerRecord.decode(old.encode()) == old
+
+
+def test_a_record_whose_state_did_not_change_reuses_its_bytes(monkeypatch):
+    rec = CustomerRecord.decode(CustomerRecord.decode(FORMAT_0).encode())
+    monkeypatch.setattr(CustomerState, "to_array", None)  # laid out again, the state would fail to encode
+    rec.next_check = 1.0
+    again = CustomerRecord.decode(rec.encode())
+    monkeypatch.undo()
+    assert again.next_check == 1.0 and again.state == CustomerRecord.decode(FORMAT_0).state
 
 
 def test_the_state_layout_names_every_field_once():
