@@ -3,6 +3,7 @@ over time must stay flat (within 10 % after warm-up).
 
     .venv/bin/python bench/soak.py                 # 10 minutes, 200 events/s, 5,000 customers
     .venv/bin/python bench/soak.py --minutes 2     # a short look
+    .venv/bin/python bench/soak.py --heap          # and the worker's heap: Python objects, malloc
 
 A fixed population of customers sends orders, sessions and tickets at a steady rate on
 the wall clock, as in production; the worker keeps its table in RocksDB. State size is
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sys
 import tempfile
@@ -26,7 +28,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 
@@ -60,6 +63,12 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_s(pid: int) -> float:
+    """CPU time the process has used (user + system), seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 SAMPLE_S = 30.0  # seconds between samples
@@ -115,7 +124,8 @@ async def load(s: Settings, rate: float, customers: int, seconds: float, sample_
                                 scraped(s.metrics_port, "churn_customers "), dir_mb(data_dir), mem, sst_files(data_dir)))
                 e, n, r, lg, c, st, _, ssts = samples[-1]
                 rocks = "  ".join(f"{k} {v:5.1f}" for k, v in mem.items())
-                print(f"{e:7.0f} s  {n:>9,} sent  rss {r:7.1f} MB  lag {lg:>7,}  customers {c:>7,.0f}  "
+                print(f"{e:7.0f} s  {n:>9,} sent  rss {r:7.1f} MB  cpu {cpu_s(worker.proc.pid):6.1f} s  lag {lg:>7,}  "
+                      f"customers {c:>7,.0f}  "
                       f"rocksdb {st:7.1f} MB on disk, {ssts} sst; in memory MB: {rocks}", flush=True)
                 next_sample += sample_every
             await asyncio.sleep(0.01)  # pacing the offered load
@@ -136,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--customers", type=int, default=5000)
     ap.add_argument("--store", choices=["rocksdb", "memory"], default="rocksdb")
     ap.add_argument("--warmup-minutes", type=float, default=None, help="default: a fifth of the run")
+    ap.add_argument("--heap", action="store_true", help="sample the worker's heap from inside (bench/heapwatch) and "
+                    "print it after the run: Python objects by type, malloc in use and free")
     args = ap.parse_args(argv)
     warmup = args.warmup_minutes if args.warmup_minutes is not None else args.minutes / 5
     tag = f"soak{int(time.time())}"
@@ -146,8 +158,15 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(ensure_topics(s))
         print(f"soak: {args.rate:g} events/s from {args.customers:,} customers for {args.minutes:g} min "
               f"(warm-up {warmup:g} min) on {s.bootstrap_servers}", flush=True)
+        heap_log = Path(tmp) / "heap.log"
+        if args.heap:  # the worker inherits the environment
+            os.environ["PYTHONPATH"] = os.pathsep.join(
+                [str(Path(__file__).resolve().parent / "heapwatch"), str(ROOT), os.environ.get("PYTHONPATH", "")])
+            os.environ |= {"SOAK_HEAP_OUT": str(heap_log), "SOAK_HEAP_EVERY_S": str(SAMPLE_S)}
         with WorkerProcess(s, "soak") as worker:
             samples = asyncio.run(load(s, args.rate, args.customers, args.minutes * 60, SAMPLE_S, worker, data_dir))
+        if args.heap:
+            print("the worker's heap, sampled from inside:\n" + (heap_log.read_text() if heap_log.exists() else "no samples"))
     steady = [x for x in samples if x[0] >= warmup * 60]
     if args.store == "rocksdb":
         # RocksDB's memory has two bounds on the worker, whatever the partitions (streams/store.py): the

@@ -86,7 +86,7 @@ class Settings(BaseSettings):
                                          "partition collect here until flushed to disk.")
     rocksdb_write_buffers: int = Field(default=2, ge=2, description="RocksDB memtables per partition (one filling, "
                                        "the others being flushed).")
-    rocksdb_memtables_mb: int = Field(default=32, ge=1, description="RocksDB memtables of all partitions together, MB: "
+    rocksdb_memtables_mb: int = Field(default=16, ge=1, description="RocksDB memtables of all partitions together, MB: "
                                       "nearing it, memtables are flushed to disk early.")
     rocksdb_block_cache_mb: int = Field(default=16, ge=1, description="RocksDB block cache shared by all partitions, "
                                         "MB: blocks of table files read (records not in a memtable), and the files' "
