@@ -3,6 +3,7 @@ over time must stay flat (within 10 % after warm-up).
 
     .venv/bin/python bench/soak.py                 # 10 minutes, 200 events/s, 5,000 customers
     .venv/bin/python bench/soak.py --minutes 2     # a short look
+    .venv/bin/python bench/soak.py --heap          # and the worker's heap: Python objects, malloc
 
 A fixed population of customers sends orders, sessions and tickets at a steady rate on
 the wall clock, as in production; the worker keeps its table in RocksDB. State size is
@@ -10,8 +11,8 @@ the customers the worker holds (``churn_customers``; each record is bounded by d
 and, for information, the RocksDB directory, whose write-ahead log and compactions make
 it saw-tooth, and RocksDB's own memory (``churn_rocksdb_memory_bytes``: memtables, block
 cache, table readers). RocksDB's memtables fill up to their bound (``CHURN_ROCKSDB_*``)
-before the first is flushed to disk; the verdict is taken after the warm-up and after that
-first flush, which the script reports. Uses the configured broker and Redis, else the embedded ones. Prints one
+before the first is flushed to disk, and its block cache fills up to its own; the verdict is
+taken after the warm-up and after both bounds were reached, which the script reports. Uses the configured broker and Redis, else the embedded ones. Prints one
 line per sample and a verdict.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sys
 import tempfile
@@ -26,7 +28,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 
@@ -37,6 +40,7 @@ from schemas.catalogue import INPUTS  # noqa: E402
 from schemas.events import AppActivityEvent, OrderEvent, SupportEvent  # noqa: E402
 from services import services  # noqa: E402
 from services.embedded import free_port  # noqa: E402
+from streams.app import build_app  # noqa: E402
 from streams.publish import ensure_topics, producer  # noqa: E402
 
 
@@ -61,6 +65,13 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_s(pid: int) -> float:
+    """CPU time the process has used (user + system), seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+SAMPLE_S = 30.0  # seconds between samples
 ROCKSDB_KINDS = ("memtables", "block_cache", "table_readers")  # churn_rocksdb_memory_bytes{kind=...}
 
 
@@ -113,7 +124,8 @@ async def load(s: Settings, rate: float, customers: int, seconds: float, sample_
                                 scraped(s.metrics_port, "churn_customers "), dir_mb(data_dir), mem, sst_files(data_dir)))
                 e, n, r, lg, c, st, _, ssts = samples[-1]
                 rocks = "  ".join(f"{k} {v:5.1f}" for k, v in mem.items())
-                print(f"{e:7.0f} s  {n:>9,} sent  rss {r:7.1f} MB  lag {lg:>7,}  customers {c:>7,.0f}  "
+                print(f"{e:7.0f} s  {n:>9,} sent  rss {r:7.1f} MB  cpu {cpu_s(worker.proc.pid):6.1f} s  lag {lg:>7,}  "
+                      f"customers {c:>7,.0f}  "
                       f"rocksdb {st:7.1f} MB on disk, {ssts} sst; in memory MB: {rocks}", flush=True)
                 next_sample += sample_every
             await asyncio.sleep(0.01)  # pacing the offered load
@@ -134,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--customers", type=int, default=5000)
     ap.add_argument("--store", choices=["rocksdb", "memory"], default="rocksdb")
     ap.add_argument("--warmup-minutes", type=float, default=None, help="default: a fifth of the run")
+    ap.add_argument("--heap", action="store_true", help="sample the worker's heap from inside (bench/heapwatch) and "
+                    "print it after the run: Python objects by type, malloc in use and free")
     args = ap.parse_args(argv)
     warmup = args.warmup_minutes if args.warmup_minutes is not None else args.minutes / 5
     tag = f"soak{int(time.time())}"
@@ -144,34 +158,50 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(ensure_topics(s))
         print(f"soak: {args.rate:g} events/s from {args.customers:,} customers for {args.minutes:g} min "
               f"(warm-up {warmup:g} min) on {s.bootstrap_servers}", flush=True)
+        heap_log = Path(tmp) / "heap.log"
+        if args.heap:  # the worker inherits the environment
+            os.environ["PYTHONPATH"] = os.pathsep.join(
+                [str(Path(__file__).resolve().parent / "heapwatch"), str(ROOT), os.environ.get("PYTHONPATH", "")])
+            os.environ |= {"SOAK_HEAP_OUT": str(heap_log), "SOAK_HEAP_EVERY_S": str(SAMPLE_S)}
         with WorkerProcess(s, "soak") as worker:
-            samples = asyncio.run(load(s, args.rate, args.customers, args.minutes * 60, 30.0, worker, data_dir))
+            samples = asyncio.run(load(s, args.rate, args.customers, args.minutes * 60, SAMPLE_S, worker, data_dir))
+        if args.heap:
+            print("the worker's heap, sampled from inside:\n" + (heap_log.read_text() if heap_log.exists() else "no samples"))
     steady = [x for x in samples if x[0] >= warmup * 60]
     if args.store == "rocksdb":
-        # RocksDB fills its memtables up to their size before it first flushes one to a table file; until
-        # then its memory grows by design. Report when that bound was reached, and judge from there on.
-        bound_mb = s.partitions * s.rocksdb_write_buffers * s.rocksdb_write_buffer_mb
+        # RocksDB's memory has two bounds on the worker, whatever the partitions (streams/store.py): the
+        # memtables fill up to their size before the first is flushed to a table file, and the block
+        # cache, an LRU, keeps filling up to its size (with blocks of files compaction has since
+        # replaced, until evicted). Until both are reached its memory grows by design; from then on it
+        # cannot. Report when each was reached, and judge from there on.
         peak = max(x[6]["memtables"] for x in samples)
-        filled = next((x[0] for x in samples if x[7] > 0), None)
-        print(f"rocksdb: memtables bounded at {bound_mb} MB ({s.partitions} partitions x {s.rocksdb_write_buffers} x "
-              f"{s.rocksdb_write_buffer_mb} MB), peak {peak:.1f} MB; block cache {s.rocksdb_block_cache_mb} MB per "
-              f"partition, peak {max(x[6]['block_cache'] for x in samples):.1f} MB in use; "
-              + (f"first memtable flush by {filled:.0f} s" if filled is not None else "no memtable flushed yet: the "
-                 "memtables were still filling, run longer"))
-        if filled is None:
+        flushed = next((x[0] for x in samples if x[7] > 0), None)
+        full = next((x[0] for x in samples if x[6]["block_cache"] >= 0.9 * s.rocksdb_block_cache_mb), None)
+        print(f"rocksdb: memtables bounded at {s.rocksdb_memtables_mb} MB in all ({s.rocksdb_write_buffer_mb} MB each), "
+              f"peak {peak:.1f} MB, " + (f"first flush by {flushed:.0f} s" if flushed is not None else "none flushed yet")
+              + f"; block cache {s.rocksdb_block_cache_mb} MB shared by the {s.partitions} partitions, peak "
+              f"{max(x[6]['block_cache'] for x in samples):.1f} MB, "
+              + (f"full (90 %) by {full:.0f} s" if full is not None else "not full yet"))
+        if flushed is None or full is None:
+            print("RocksDB's memory was still filling up to its bounds: run longer")
             return 1
-        if filled > warmup * 60:
-            print(f"the memtables were still filling after the warm-up ({warmup:g} min): judging from {filled:.0f} s on")
-            steady = [x for x in samples if x[0] >= filled]
+        if max(flushed, full) > warmup * 60:
+            print(f"RocksDB's memory was still filling after the warm-up ({warmup:g} min): judging from "
+                  f"{max(flushed, full):.0f} s on")
+            steady = [x for x in samples if x[0] >= max(flushed, full)]
     if len(steady) < 2:
         print("too short to judge flatness: run longer")
         return 1
     rss, state, lags = [x[2] for x in steady], [x[4] for x in steady], [x[3] for x in steady]
     # the population is fixed: after warm-up every customer is known, so the state must not grow
-    bound = max(1.0, 0.1 * args.rate * 30)  # lag within a tenth of a sample period's events counts as keeping up
+    # lag is counted from the committed offsets, which a worker that keeps up advances once per commit
+    # interval: up to that interval's events are uncommitted at any moment. Beyond them, lag within a
+    # tenth of a sample period's events counts as keeping up.
+    commit_s = build_app(s).conf.broker_commit_interval
+    bound = max(1.0, args.rate * commit_s + 0.1 * args.rate * SAMPLE_S)
     flat = spread(rss) <= 0.10 and spread(state) <= 0.10 and max(lags) <= bound
     print(f"after warm-up: rss spread {spread(rss):.1%}, customers-in-state spread {spread(state):.1%}, lag max {max(lags):,} "
-          f"(bound {bound:,.0f}) -> {'FLAT' if flat else 'NOT FLAT'}")
+          f"(bound {bound:,.0f}: {commit_s:g} s of events between commits + {0.1 * SAMPLE_S:g} s) -> {'FLAT' if flat else 'NOT FLAT'}")
     return 0 if flat else 1
 
 

@@ -26,11 +26,13 @@ def run_worker(settings: Settings, *, embed_broker: bool = False) -> int:
 
     from streams.bootstrap import bootstrap
     from streams.faust_compat import check_version
+    from streams.malloc import keep_malloc_compact
     from streams.publish import wait_for_broker
 
     if not settings.bootstrap_servers and not embed_broker:
         raise ConfigError(NO_BROKER)
     check_version()
+    keep_malloc_compact()  # before RocksDB's threads allocate (streams/malloc.py)
     with services(settings) as resolved:
         asyncio.run(wait_for_broker(resolved))
         asyncio.set_event_loop(asyncio.new_event_loop())

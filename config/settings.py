@@ -79,16 +79,20 @@ class Settings(BaseSettings):
     # --- state
     store: Literal["memory", "rocksdb"] = Field(default="memory", description="Table store: memory (tests, demo) or rocksdb (production).")
     data_dir: Path = Field(default=Path("./churn-data"), description="Where rocksdb tables live.")
-    # RocksDB memory, per table partition a worker holds (each is its own database). Faust's defaults
+    # RocksDB memory of the worker's table, in total over the partitions it holds (each partition is its
+    # own database; they share one cache and one memtable budget, streams/store.py). Faust's defaults
     # (64 MB write buffers x 3, a 2 GB block cache, each per partition) are not a bound on one machine.
-    rocksdb_write_buffer_mb: int = Field(default=8, ge=1, description="RocksDB memtable size per partition, MB: "
-                                         "writes collect here until flushed to disk.")
+    rocksdb_write_buffer_mb: int = Field(default=8, ge=1, description="RocksDB memtable size, MB: writes to a "
+                                         "partition collect here until flushed to disk.")
     rocksdb_write_buffers: int = Field(default=2, ge=2, description="RocksDB memtables per partition (one filling, "
-                                       "the others being flushed): memtable memory <= this x rocksdb_write_buffer_mb.")
-    rocksdb_block_cache_mb: int = Field(default=32, ge=1, description="RocksDB block cache per partition, MB (reads of "
-                                        "records not in a memtable).")
-    rocksdb_max_open_files: int = Field(default=256, ge=16, description="RocksDB open table files per partition (each "
-                                        "open file keeps its index and filter in memory).")
+                                       "the others being flushed).")
+    rocksdb_memtables_mb: int = Field(default=16, ge=1, description="RocksDB memtables of all partitions together, MB: "
+                                      "nearing it, memtables are flushed to disk early.")
+    rocksdb_block_cache_mb: int = Field(default=16, ge=1, description="RocksDB block cache shared by all partitions, "
+                                        "MB: blocks of table files read (records not in a memtable), and the files' "
+                                        "index and filter blocks.")
+    rocksdb_max_open_files: int = Field(default=256, ge=16, description="RocksDB open table files per partition (their "
+                                        "index and filter blocks are held in the block cache).")
 
     # --- time
     clock: Literal["wall", "event"] = Field(default="wall", description="What drives the silence sweep: wall clock (live) or the partition watermark (replay).")

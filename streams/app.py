@@ -6,6 +6,7 @@ from __future__ import annotations
 import faust
 
 from config.settings import Settings
+from streams import store as store_mod
 
 
 def build_app(settings: Settings) -> faust.App:
@@ -18,7 +19,7 @@ def build_app(settings: Settings) -> faust.App:
     if not settings.bootstrap_servers:
         raise ValueError("bootstrap_servers must be resolved before building the app (see services.services)")
     brokers = [f"kafka://{h.strip()}" for h in settings.bootstrap_servers.split(",") if h.strip()]
-    store = "memory://" if settings.store == "memory" else "rocksdb://"
+    store = "memory://" if settings.store == "memory" else store_mod.register()  # RocksDB, bounded per worker
     return faust.App(
         settings.app_id,
         broker=brokers,
@@ -49,9 +50,10 @@ def build_app(settings: Settings) -> faust.App:
 
 
 def rocksdb_options(settings: Settings) -> dict[str, int]:
-    """The table's RocksDB options (Faust's ``Table(options=...)``), bounding its memory per partition:
-    memtables ``rocksdb_write_buffers`` x ``rocksdb_write_buffer_mb``, plus a block cache of
-    ``rocksdb_block_cache_mb``, plus the index and filter blocks of up to ``rocksdb_max_open_files`` files.
+    """The table's RocksDB options (Faust's ``Table(options=...)``, read by ``streams.store``), bounding its
+    memory on the worker, whatever the partitions it holds: memtables of ``rocksdb_write_buffer_mb`` each,
+    ``rocksdb_memtables_mb`` in all, and one block cache of ``rocksdb_block_cache_mb`` for every partition,
+    which also holds the index and filter blocks of the open table files.
 
     >>> rocksdb_options(Settings(rocksdb_write_buffer_mb=4))["write_buffer_size"]
     4194304
@@ -59,5 +61,6 @@ def rocksdb_options(settings: Settings) -> dict[str, int]:
     mb = 1024 * 1024
     return {"write_buffer_size": settings.rocksdb_write_buffer_mb * mb,
             "max_write_buffer_number": settings.rocksdb_write_buffers,
+            "memtables_size": settings.rocksdb_memtables_mb * mb,
             "block_cache_size": settings.rocksdb_block_cache_mb * mb,
             "max_open_files": settings.rocksdb_max_open_files}

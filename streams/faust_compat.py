@@ -286,10 +286,14 @@ ROCKSDB_MEMORY = {"memtables": "rocksdb.size-all-mem-tables", "block_cache": "ro
 
 def rocksdb_memory(table: Any) -> dict[str, int] | None:
     """RocksDB's own memory figures (``ROCKSDB_MEMORY``), summed over the table's open partition
-    databases; ``None`` when the table is not in RocksDB. Faust keeps them in ``Store._dbs``."""
-    dbs = getattr(getattr(table, "data", None), "_dbs", None)
+    databases; ``None`` when the table is not in RocksDB. Faust keeps them in ``Store._dbs``; a store whose
+    databases share one cache (``streams.store``) counts it once."""
+    store = getattr(table, "data", None)
+    dbs = getattr(store, "_dbs", None)
     if dbs is None:
         return None
+    if hasattr(store, "memory"):
+        return store.memory()
     out = dict.fromkeys(ROCKSDB_MEMORY, 0)
     for db in list(dbs.values()):
         for kind, prop in ROCKSDB_MEMORY.items():
