@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import msgpack
@@ -31,6 +32,14 @@ from alerts.experiment import OfferTracking
 from alerts.policy import AlertState
 from models.labelling import Snapshot
 from models.state import CustomerState
+
+
+def _reused(value: object, cached: tuple[object, bytes] | None, pack: Callable[[], bytes]) -> bytes | None:
+    """``value``'s packed bytes: ``None`` for ``None``, the decoded bytes while ``value`` is the
+    very object they were decoded into, else ``pack()``."""
+    if value is None:
+        return None
+    return cached[1] if cached is not None and cached[0] is value else pack()
 
 
 @dataclass(slots=True)
@@ -63,25 +72,12 @@ class CustomerRecord:
 
     def encode(self) -> bytes:
         """Format 3 bytes (see the module docstring)."""
-        pending, cached = self.pending, self._pending_raw
-        if pending is None:
-            pending_raw = None
-        elif cached is not None and cached[0] is pending:
-            pending_raw = cached[1]
-        else:
-            pending_raw = _pack(pending.to_json())
-        state, cached_state = self.state, self._state_bin
-        if state is None:
-            state_raw = None
-        elif cached_state is not None and cached_state[0] is state:
-            state_raw = cached_state[1]
-        else:
-            state_raw = _pack(state.to_array(like=self._state_raw))
+        pending, state = self.pending, self.state
         return FORMAT_3 + _pack([
             self.next_check,
-            state_raw,
+            _reused(state, self._state_bin, lambda: _pack(state.to_array(like=self._state_raw))),
             self.alert.to_json(),
-            pending_raw,
+            _reused(pending, self._pending_raw, lambda: _pack(pending.to_json())),
             self.last_snapshot_at,
             self.tracking.to_json() if self.tracking is not None else None,
             self.churn_noted_at,

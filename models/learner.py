@@ -151,23 +151,23 @@ class Learner:
     def update(self, ex: LabelledExample) -> float:
         """Score, then learn one example (no I/O); returns the pre-learning score."""
         steps = self._update(ex)
-        while True:
-            try:
+        try:
+            while True:
                 next(steps)
-            except StopIteration as done:
-                return done.value
+        except StopIteration as done:
+            return done.value
 
     async def update_yielding(self, ex: LabelledExample) -> float:
         """:meth:`update`, letting the event loop run between chunks of a replay pass
         (a pass of 2,000 examples takes 0.3-1 s; a worker's other agents must not wait that
         long). The model learns the same examples in the same order as :meth:`update`."""
         steps = self._update(ex)
-        while True:
-            try:
+        try:
+            while True:
                 next(steps)
-            except StopIteration as done:
-                return done.value
-            await asyncio.sleep(0)
+                await asyncio.sleep(0)
+        except StopIteration as done:
+            return done.value
 
     def _update(self, ex: LabelledExample) -> Generator[None, None, float]:
         """:meth:`update`'s steps; yields between chunks of a replay pass."""
