@@ -139,6 +139,8 @@ class Settings(BaseSettings):
 
     # --- ops
     metrics_port: int | None = Field(default=None, description="Port of the Prometheus /metrics endpoint; unset: none.")
+    lag_interval_s: float = Field(default=5.0, gt=0, description="How often a worker measures its consumer lag "
+                                  "(churn_consumer_lag_messages): a query of the broker's end offsets.")
 
     # --- retention-team service (churn-alert api)
     database_url: SecretStr | None = Field(default=None, description="PostgreSQL URL of the team's data; unset: the "

@@ -11,7 +11,6 @@ if TYPE_CHECKING:
     from streams.runtime import Runtime
 
 HEARTBEAT_S = 1.0
-LAG_EVERY_S = 5.0
 
 
 def register(rt: Runtime) -> None:
@@ -24,7 +23,7 @@ def register(rt: Runtime) -> None:
         app = rt.app
         rt.health.beat(assigned=app.consumer.assignment(), busy=bool(app.rebalancing or app.in_recovery))
 
-    @rt.app.timer(LAG_EVERY_S, name="consumer-lag")
+    @rt.app.timer(s.lag_interval_s, name="consumer-lag")
     @guarded(on_error=rt.count_error)
     async def lag() -> None:
         got = await consumer_lag(rt.app, frozenset(labels))

@@ -47,7 +47,8 @@ def test_metrics_have_values_after_a_run_and_readiness_follows_redis(run_setting
     with redis_server() as redis:
         s = run_settings.model_copy(update={
             "redis_url": f"redis://{redis.address}/0", "metrics_port": port, "clock": "wall", "sweep_interval_s": 0.5,
-            "horizon_days": 14.0, "snapshot_interval_days": 3.0, "min_labels": 50, "publish_every": 50, "model_poll_s": 0.5})
+            "horizon_days": 14.0, "snapshot_interval_days": 3.0, "min_labels": 50, "publish_every": 50, "model_poll_s": 0.5,
+            "lag_interval_s": 0.2})  # sampled often: the backlog must be seen before the worker has worked it off
         sim = Simulator(400, seed=5, start=start, churn_share=0.5, horizon_days=100)
         feed = Feed(s)
         feed(sim.events_between(start, now))  # waiting before the worker starts: lag to measure
