@@ -15,11 +15,12 @@ import psycopg
 import sqlalchemy.exc
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 CONNECT_TIMEOUT_S = 5  # a database that does not answer is "away" after this, not a hang
+MIGRATION_LOCK = 0x636875726E  # the advisory lock migrations take ("churn")
 
 #: Errors that mean "the database is away" (refused, shut down, restarting, connection lost),
 #: not "this statement is bad": the work is retried until it answers (``services.retry``).
@@ -53,10 +54,16 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(url: str, revision: str = "head") -> None:
-    """Bring the database to ``revision`` (the service does this at start)."""
+    """Bring the database to ``revision`` (the service does this at start).
+
+    Under a transaction-scoped advisory lock: processes that start together (replicas of the
+    service, the demo and its service) migrate one after the other, and the later ones find
+    the database at ``revision`` already. Without it two of them could both create Alembic's
+    version table in a fresh database, and one would fail."""
     engine = create_engine(sync_url(url))
     try:
         with engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             cfg = alembic_config(url)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)

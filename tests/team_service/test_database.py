@@ -36,6 +36,23 @@ def test_migrations_from_empty_produce_exactly_the_declared_tables(team_db):
         engine.dispose()
 
 
+def test_services_that_start_together_migrate_a_fresh_database_one_after_the_other(team_db):
+    """The demo and its service, or two replicas, migrate at once: none fails (both creating
+    Alembic's version table in a fresh database made one fail, seen in the demo)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        done = [pool.submit(migrate, team_db) for _ in range(4)]
+    errors = [f.exception() for f in done if f.exception() is not None]
+    assert not errors, errors
+    engine = create_engine(sync_url(team_db))
+    try:
+        with engine.connect() as conn:
+            assert set(inspect(conn).get_table_names()) == set(Base.metadata.tables) | {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
 def alert(i: int) -> RiskAlert:
     return RiskAlert(alert_id=f"al-restart-{i}", customer_id=f"cust-{i}", score=0.9, tier="critical", previous_tier="high",
                      reasons=[Reason(feature="complaints_30d", value=3, contribution=0.4, text="3 complaints in the last 30 days")],
