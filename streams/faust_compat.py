@@ -10,7 +10,6 @@
 - :func:`table_writer`: a table write outside Faust's per-message iteration (the customer agent
   writes each record once per batch) names the changelog partition through Faust's
   current-event context variable.
-- :func:`rocksdb_memory`: RocksDB's memory figures, read from the store's open databases.
 - :func:`flush_completely`: the producer-buffer flush Faust runs before it commits offsets waits
   for every table write buffered before it (Faust's could return with writes still queued).
 - :func:`producer_buffer_limit`: how many table writes may wait in the producer buffer before
@@ -278,27 +277,6 @@ def table_writer(table: MutableMapping[bytes, bytes]) -> Callable[[Any, bytes, b
         finally:
             _current_event.reset(token)
     return write
-
-
-ROCKSDB_MEMORY = {"memtables": "rocksdb.size-all-mem-tables", "block_cache": "rocksdb.block-cache-usage",
-                  "table_readers": "rocksdb.estimate-table-readers-mem"}
-
-
-def rocksdb_memory(table: Any) -> dict[str, int] | None:
-    """RocksDB's own memory figures (``ROCKSDB_MEMORY``), summed over the table's open partition
-    databases; ``None`` when the table is not in RocksDB. Faust keeps them in ``Store._dbs``; a store whose
-    databases share one cache (``streams.store``) counts it once."""
-    store = getattr(table, "data", None)
-    dbs = getattr(store, "_dbs", None)
-    if dbs is None:
-        return None
-    if hasattr(store, "memory"):
-        return store.memory()
-    out = dict.fromkeys(ROCKSDB_MEMORY, 0)
-    for db in list(dbs.values()):
-        for kind, prop in ROCKSDB_MEMORY.items():
-            out[kind] += db.property_int_value(prop) or 0
-    return out
 
 
 class FlowSafeRecovery(Recovery):

@@ -90,6 +90,12 @@ class SharedMemoryStore(RocksDBStore):
         return out
 
 
+def rocksdb_memory(table: Any) -> dict[str, int] | None:
+    """:meth:`SharedMemoryStore.memory` of the table's store; ``None`` when the table is not in RocksDB."""
+    store = getattr(table, "data", None)
+    return store.memory() if isinstance(store, SharedMemoryStore) else None
+
+
 def register() -> str:
     """Make ``churn-rocksdb://`` name :class:`SharedMemoryStore` for Faust; returns the URL."""
     stores.STORES.aliases.setdefault(SCHEME, f"{__name__}:SharedMemoryStore")

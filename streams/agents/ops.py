@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from streams.agents.guard import guarded
-from streams.faust_compat import consumer_lag, rocksdb_memory
+from streams.faust_compat import consumer_lag
+from streams.store import rocksdb_memory
 
 if TYPE_CHECKING:
     from streams.runtime import Runtime

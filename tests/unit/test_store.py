@@ -13,8 +13,7 @@ import pytest
 
 from config.settings import Settings
 from streams.app import build_app, rocksdb_options
-from streams.faust_compat import rocksdb_memory
-from streams.store import MB, SharedMemoryOptions, SharedMemoryStore
+from streams.store import MB, SharedMemoryOptions, SharedMemoryStore, rocksdb_memory
 
 PARTITIONS = 3
 
