@@ -196,7 +196,7 @@ class OfferLedger:
 
     async def alert_sent(self, alert_id: str) -> None:
         """The claimed alert was delivered: from now on every claim of it is refused."""
-        await self._r.set(f"{self._p}:alert:{alert_id}", b"sent", xx=True, keepttl=True)
+        await self.alerts_sent([alert_id])
 
     async def alerts_sent(self, alert_ids: list[str]) -> None:
         """:meth:`alert_sent` of several alerts in one pipelined round trip."""
