@@ -130,7 +130,6 @@ def _engagement(x: dict[str, float], s: CustomerState, nd: int, head: int, off: 
     slots, names = vocab.hashes, vocab.names
     first = nd if s.first_seen is None else day_of(s.first_seen)
     span = usage.past_span(head, off, first)   # the same for every key: days of past kept
-    past_from = max(0, usage.USAGE_DAYS - off)  # day-ring buckets that are past by now
     shares: list[tuple[str, float]] = []  # (share feature, 28 days) of each slot used, set once the total is known
     other = total = 0.0
     main = 0
@@ -147,8 +146,7 @@ def _engagement(x: dict[str, float], s: CustomerState, nd: int, head: int, off: 
         if span is None:
             x[f_usual] = n
         else:
-            past = sum(wring) + sum(ring[past_from:]) if off > 0 else sum(wring)
-            x[f_usual] = round(past / span * 28, 1)
+            x[f_usual] = round(usage.past_uses(ring, wring, off) / span * 28, 1)
         shares.append((f_share, n))
         if n and names[k] not in _ACTIVITY:
             main += 1

@@ -116,10 +116,17 @@ def usual_per_day(ring: list[int], wring: list[int], head: int, off: int, first_
     True
     """
     span = past_span(head, off, first_day)
-    if span is None:
-        return None
-    total = sum(wring) + sum(ring[max(0, USAGE_DAYS - off):]) if off > 0 else sum(wring)
-    return total / span
+    return None if span is None else past_uses(ring, wring, off) / span
+
+
+def past_uses(ring: list[int], wring: list[int], off: int) -> int:
+    """Uses of a key in the past that :func:`usual_per_day` averages: its week ring, and the
+    day buckets that have aged out of the last ``USAGE_DAYS`` days (``off`` days after the head).
+
+    >>> past_uses([1] * 30, [5, 5], off=0), past_uses([1] * 30, [5, 5], off=3)
+    (10, 15)
+    """
+    return sum(wring) + sum(ring[max(0, USAGE_DAYS - off):]) if off > 0 else sum(wring)
 
 
 def past_span(head: int, off: int, first_day: int) -> int | None:
