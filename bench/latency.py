@@ -49,7 +49,8 @@ async def _send_paced(s: Settings, script: list, rate: float) -> None:
 async def _read(s: Settings, topics: list[str], *, until, arrivals: list | None = None) -> list:  # noqa: ANN001
     """Records of ``topics`` from the start until ``until(records)``; with ``arrivals``, the wall time each arrived."""
     cons = AIOKafkaConsumer(*[s.topic(t) for t in topics], bootstrap_servers=s.bootstrap_servers, group_id=None,
-                            auto_offset_reset="earliest", enable_auto_commit=False)
+                            auto_offset_reset="earliest", enable_auto_commit=False,
+                            fetch_max_wait_ms=10)  # the embedded broker holds a fetch this long, records or not
     await cons.start()
     out: list = []
     try:

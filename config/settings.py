@@ -165,6 +165,9 @@ class Settings(BaseSettings):
                                      "(changelog records, labels, alerts and offers of a batch go out in a few requests).")
     producer_batch_bytes: int = Field(default=256 * 1024, ge=16 * 1024, description="Largest producer batch per partition.")
     stream_buffer: int = Field(default=16_384, ge=1, description="Messages Faust buffers per input partition ahead of the agent.")
+    fetch_max_wait_s: float = Field(default=0.05, gt=0, le=30, description="Longest a consumer's fetch waits at the broker "
+                                    "when there is nothing to read (Faust's is fixed at 1.5 s). A broker that does not "
+                                    "answer a waiting fetch when records arrive (the embedded one) holds them this long.")
 
     # --- Faust tuning: join the group in seconds, not the default ~30 s
     rebalance_timeout_s: float = 6.0

@@ -43,7 +43,7 @@ async def collect(settings: Settings, topic_names: list[str], done: Callable[[li
     Fails with what it has when the deadline passes.
     """
     cons = AIOKafkaConsumer(*[settings.topic(t) for t in topic_names], bootstrap_servers=settings.bootstrap_servers,
-                            auto_offset_reset="earliest", group_id=None)
+                            auto_offset_reset="earliest", group_id=None, fetch_max_wait_ms=50)
     await cons.start()
     out: list = []
     end = time.monotonic() + deadline_s

@@ -50,7 +50,7 @@ async def probe(s, cids: list[str], before=None, drained=lambda: True) -> tuple[
     each one's publication to its alert on churn-alerts, and from the first publication until
     ``drained()`` held."""
     cons = AIOKafkaConsumer(s.topic("alerts"), bootstrap_servers=s.bootstrap_servers, auto_offset_reset="earliest",
-                            group_id=None)
+                            group_id=None, fetch_max_wait_ms=20)  # the embedded broker holds a fetch this long
     await cons.start()
     prod = producer(s)
     await prod.start()

@@ -84,3 +84,22 @@ def test_an_ack_of_a_message_delivered_before_the_rebalance_does_not_count():
     assert faust_compat._ack(consumer, old) is False  # read again from the committed offset
     assert faust_compat._ack(consumer, new) is True
     assert consumer._acked[("orders", 0)] == [11]
+
+
+async def _worker_consumer_fetch_wait(seconds: float) -> int:
+    from config.settings import Settings
+    from streams.app import build_app
+
+    faust_compat.fetch_max_wait(seconds)
+    app = build_app(Settings(bootstrap_servers="127.0.0.1:1"))  # nothing is connected: the consumer is only built
+    consumer = app.consumer._thread._create_worker_consumer(app.transport)  # noqa: SLF001
+    try:
+        return consumer._fetch_max_wait_ms  # noqa: SLF001
+    finally:
+        await consumer.stop()
+
+
+def test_the_worker_consumer_waits_at_most_the_configured_time_in_an_empty_fetch():
+    """Faust builds it with 1,500 ms; the embedded broker holds a fetch that long even when records arrive."""
+    assert asyncio.run(_worker_consumer_fetch_wait(0.05)) == 50
+    assert asyncio.run(_worker_consumer_fetch_wait(0.2)) == 200
