@@ -26,7 +26,7 @@ def run_worker(settings: Settings, *, embed_broker: bool = False) -> int:
 
     from streams.bootstrap import bootstrap
     from streams.faust_compat import check_version
-    from streams.malloc import keep_malloc_compact
+    from streams.malloc import freeze_startup_objects, keep_malloc_compact
     from streams.publish import wait_for_broker
 
     if not settings.bootstrap_servers and not embed_broker:
@@ -41,6 +41,7 @@ def run_worker(settings: Settings, *, embed_broker: bool = False) -> int:
         # No start-up spinner: to feed it, Faust sets the root logger to DEBUG, and then every
         # debug call of Faust and aiokafka (several per message) builds a record that is dropped.
         worker.spinner = None
+        freeze_startup_objects()  # full collections scan only what the worker allocates from now on
         try:
             worker.execute_from_commandline()
         except SystemExit as exc:

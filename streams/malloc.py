@@ -1,9 +1,12 @@
-"""glibc's malloc, tuned so that memory native code frees goes back to the system (see
-:func:`keep_malloc_compact`). Imports nothing heavy: the worker calls it first thing."""
+"""How the worker's process holds memory: glibc's malloc, tuned so that memory native code
+frees goes back to the system (:func:`keep_malloc_compact`), and Python's collector, kept
+off what start-up built (:func:`freeze_startup_objects`). Imports nothing heavy: the worker
+calls the first one first thing."""
 
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 
 M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's mallopt parameters (malloc.h)
@@ -31,3 +34,20 @@ def keep_malloc_compact() -> bool:
         return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(libc.mallopt(M_ARENA_MAX, ARENA_MAX))
     except (OSError, AttributeError):
         return False
+
+
+def freeze_startup_objects() -> int:
+    """Move every object that exists now out of reach of Python's cyclic collector; call once, when
+    the worker is wired and before it consumes. Returns how many objects were frozen.
+
+    Start-up leaves about 190,000 tracked objects that live as long as the process (modules,
+    classes, schemas, the model). A batch's short-lived objects that outlive two young
+    collections reach the oldest generation, so a full collection ran every few seconds, and
+    each scanned all of them: 30 to 300 ms in which no message was handled (logged with a GC
+    callback at 1,000 events/s), a pause every event in flight waited for. Frozen objects are
+    never scanned; they are still freed when their last reference goes (only a cycle among them
+    would stay, and start-up's objects are not replaced in cycles).
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
