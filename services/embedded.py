@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from schemas.errors import ServiceError
@@ -58,10 +59,13 @@ class EmbeddedProcess:
     """A child service on a loopback port; ``with`` starts it and always stops it."""
 
     def __init__(self, name: str, argv: list[str], port: int, *, user: str | None = None,
-                 workdir: Path | None = None, stop_signal: int = signal.SIGTERM) -> None:
-        """``user``: run as this system user; ``workdir``: deleted on stop; ``stop_signal``: the clean-stop signal."""
+                 workdir: Path | None = None, stop_signal: int = signal.SIGTERM,
+                 ready: Callable[[], bool] | None = None) -> None:
+        """``user``: run as this system user; ``workdir``: deleted on stop; ``stop_signal``: the clean-stop signal;
+        ``ready``: polled until true before :meth:`start` returns (default: the port accepts connections)."""
         self.name, self.argv, self.port, self.user, self.workdir = name, argv, port, user, workdir
         self.stop_signal = stop_signal
+        self.ready = ready or (lambda: port_answers("127.0.0.1", port))
         self.proc: subprocess.Popen[bytes] | None = None
         self._log = tempfile.NamedTemporaryFile(prefix=f"churn-{name}-", suffix=".log", delete=False)
 
@@ -77,7 +81,7 @@ class EmbeddedProcess:
             self.stop()
             raise ServiceError(f"embedded {self.name}: cannot run {self.argv[0]}{_as(self.user)}: {e}") from e
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not port_answers("127.0.0.1", self.port):
+        while not self.ready():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 tail = Path(self._log.name).read_text(errors="replace")[-2000:]
                 self.stop()
@@ -289,4 +293,19 @@ def postgres(port: int | None = None, data_dir: Path | None = None) -> EmbeddedP
     port = port or free_port()
     argv = [str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1", "-k", str(data),
             "-c", "fsync=off"]
-    return EmbeddedProcess("postgres", argv, port, user=user, workdir=None if data_dir else data, stop_signal=signal.SIGINT)
+    return EmbeddedProcess("postgres", argv, port, user=user, workdir=None if data_dir else data, stop_signal=signal.SIGINT,
+                           ready=lambda: accepts_sessions(port))
+
+
+def accepts_sessions(port: int) -> bool:
+    """True once the PostgreSQL on ``port`` opens a session: its port answers earlier, while
+    it is still starting up (and refuses sessions with "the database system is starting up")."""
+    import psycopg
+
+    if not port_answers("127.0.0.1", port):
+        return False
+    try:
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", connect_timeout=1):
+            return True
+    except psycopg.OperationalError:
+        return False
