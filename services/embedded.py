@@ -294,18 +294,18 @@ def postgres(port: int | None = None, data_dir: Path | None = None) -> EmbeddedP
     argv = [str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1", "-k", str(data),
             "-c", "fsync=off"]
     return EmbeddedProcess("postgres", argv, port, user=user, workdir=None if data_dir else data, stop_signal=signal.SIGINT,
-                           ready=lambda: accepts_sessions(port))
+                           ready=lambda: port_answers("127.0.0.1", port)
+                           and accepts_sessions(f"postgresql://postgres@127.0.0.1:{port}/postgres"))
 
 
-def accepts_sessions(port: int) -> bool:
-    """True once the PostgreSQL on ``port`` opens a session: its port answers earlier, while
+def accepts_sessions(url: str) -> bool:
+    """True when the PostgreSQL at ``url`` opens a session now: its port answers earlier, while
     it is still starting up (and refuses sessions with "the database system is starting up")."""
     import psycopg
 
-    if not port_answers("127.0.0.1", port):
-        return False
     try:
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", connect_timeout=1):
-            return True
-    except psycopg.OperationalError:
+        with psycopg.connect(url, connect_timeout=1) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except psycopg.Error:
         return False

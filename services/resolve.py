@@ -53,18 +53,12 @@ def services(settings: Settings) -> Iterator[Settings]:
 
 def database_answers(url: str, deadline_s: float = 1.0) -> bool:
     """True when the PostgreSQL at ``url`` accepts a session within ``deadline_s`` (it may still be starting)."""
-    import psycopg
-
     end = time.monotonic() + deadline_s
-    while True:
-        try:
-            with psycopg.connect(url, connect_timeout=1) as conn:
-                conn.execute("SELECT 1")
-            return True
-        except psycopg.Error:
-            if time.monotonic() > end:
-                return False
-            time.sleep(0.1)  # polling with a deadline: the server answers once it has started
+    while not embedded.accepts_sessions(url):
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.1)  # polling with a deadline: the server answers once it has started
+    return True
 
 
 @contextlib.contextmanager
@@ -85,8 +79,5 @@ def database(settings: Settings) -> Iterator[Settings]:
     if database_answers(DEFAULT_DATABASE_URL):
         yield settings.with_updates(database_url=SecretStr(DEFAULT_DATABASE_URL))
         return
-    with embedded.postgres() as pg:
-        url = f"postgresql://postgres@{pg.address}/postgres"
-        if not database_answers(url, deadline_s=20.0):
-            raise ServiceError(f"embedded PostgreSQL on {pg.address} does not accept sessions")
-        yield settings.with_updates(database_url=SecretStr(url))
+    with embedded.postgres() as pg:  # started: it accepts sessions
+        yield settings.with_updates(database_url=SecretStr(f"postgresql://postgres@{pg.address}/postgres"))
