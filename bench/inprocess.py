@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench import profiles
 from config.settings import Settings
 from engine.compose import processor_from
 from engine.processor import to_dt
@@ -24,30 +25,34 @@ from models.silence import DueIndex
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _child(code: str) -> dict:
-    """Run ``code`` (which prints one JSON object) in a fresh interpreter; add its peak RSS in MiB."""
+def _child(code: str, profile: Path | None = None) -> dict:
+    """Run ``code`` (which prints one JSON object) in a fresh interpreter; add its peak RSS in MiB.
+    With ``profile``, under py-spy, recording there (``bench/profiles.py``)."""
     prelude = f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
     peak = ("\nhwm = next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM'))"
             "\nprint(json.dumps({**res, 'peak_mib': hwm / 1024}))")  # not ru_maxrss: that counts the parent's pages
-    out = subprocess.run([sys.executable, "-c", prelude + code + peak],
+    argv = [sys.executable, "-c", prelude + code + peak]
+    out = subprocess.run(profiles.command(profile, argv) if profile else argv,
                          capture_output=True, text=True, check=False, cwd=ROOT)
     if out.returncode:
         raise RuntimeError(out.stderr[-3000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(next(line for line in reversed(out.stdout.splitlines()) if line.startswith("{")))  # py-spy prints too
 
 
-def backtest(path: Path, as_of: str) -> tuple[dict, dict]:
-    """(``run_backtest`` over a JSONL file, the bare loop ``json.loads`` of each line): events/s, peak MiB."""
+def backtest(path: Path, as_of: str, profile: Path | None = None) -> tuple[dict, dict]:
+    """(``run_backtest`` over a JSONL file, the bare loop ``json.loads`` of each line): events/s, peak MiB;
+    with ``profile``, ours is recorded there by py-spy."""
     ours = _child(f"""
 import json, time
 from datetime import datetime
+from bench import profiles
 from config.settings import Settings
 from engine.backtest import run_backtest
 from schemas.jsonl import iter_events
 t0 = time.perf_counter()
 r = run_backtest(iter_events({str(path)!r}), as_of=datetime.fromisoformat({as_of!r}), settings=Settings())
 res = {{"rate": r.events / (time.perf_counter() - t0), "events": r.events, "alerts": len(r.alerts)}}
-""")
+""", profile)
     base = _child(f"""
 import json, time
 t0 = time.perf_counter(); n = 0

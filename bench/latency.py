@@ -88,13 +88,16 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
 
 
-async def latency(settings: Settings, *, rate: float = 1000.0, seconds: float = 30.0) -> dict:
+async def latency(settings: Settings, *, rate: float = 1000.0, seconds: float = 30.0, on_start=None) -> dict:  # noqa: ANN001
+    """``on_start(worker)``: called once the worker process is started (e.g. to profile it)."""
     s = settings.with_updates(clock="wall", metrics_port=free_port(), topic_prefix=f"lat{uuid.uuid4().hex[:6]}-",
                               app_id=f"bench-lat-{uuid.uuid4().hex[:6]}", redis_prefix=f"bench-lat-{uuid.uuid4().hex[:6]}")
     await ensure_topics(s)
     script = live_script(int(rate * seconds))
     warm = live_script(200, escalating_share=0.01, seed=5)
     with WorkerProcess(s, "bench-latency") as worker:
+        if on_start is not None:
+            on_start(worker)
         await _send_paced(s, warm, rate)  # the worker has joined and handled these before the clock starts
         deadline = time.monotonic() + 120
         while handled(s.metrics_port) < len(warm):

@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from datetime import UTC
 
-from bench import broker, inprocess, latency, state_and_sweep, workload  # noqa: E402
+from bench import broker, inprocess, latency, profiles, state_and_sweep, workload  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from services import services  # noqa: E402
 
@@ -57,7 +58,8 @@ def main() -> None:
     p.add_argument("--latency-seconds", type=float, default=30.0)
     p.add_argument("--pool", type=int, default=2000, help="simulated customers whose records fill the state tables")
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts of the end-to-end runs")
-    p.add_argument("--profile", type=Path, help="record a py-spy profile of each worker of the end-to-end runs here")
+    p.add_argument("--profile", type=Path, help="record py-spy profiles here (each worker of the end-to-end runs, the latency "
+                   "run's worker, the backtest) and print where each one's time went, by layer (bench/profiles.py)")
     p.add_argument("--skip", nargs="*", default=[], choices=["broker", "latency", "backtest", "state", "sweep"])
     a = p.parse_args()
     rows: list[tuple[str, str, str, str]] = []  # what, figure, baseline in the same run, target
@@ -71,16 +73,19 @@ def main() -> None:
             if "broker" not in a.skip:
                 rows += broker_rows(s, events, a.workers, a.profile)
             if "latency" not in a.skip:
-                rows += latency_rows(s, a.rate, a.latency_seconds)
+                rows += latency_rows(s, a.rate, a.latency_seconds, a.profile)
     if "backtest" not in a.skip:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "events.jsonl"
             path.write_text("".join(e.model_dump_json() + "\n" for e in events))
             from datetime import datetime
-            ours, base = inprocess.backtest(path, datetime.fromtimestamp(as_of, UTC).isoformat())
+            ours, base = inprocess.backtest(path, datetime.fromtimestamp(as_of, UTC).isoformat(),
+                                            profile=a.profile / "backtest.txt" if a.profile else None)
         rows.append(("backtest, events/s", f"{ours['rate']:,.0f}", f"{base['rate']:,.0f} (json.loads per line)", "≥ 25,000"))
         rows.append(("backtest, peak memory", f"{ours['peak_mib']:,.0f} MiB", f"{base['peak_mib']:,.0f} MiB (same loop)", ""))
         print(f"backtest: {ours}, baseline {base}", flush=True)
+        if a.profile:
+            profiles.print_layers("profile of the backtest", a.profile / "backtest.txt", 1e6 / ours["rate"])
     if not {"state", "sweep"} <= set(a.skip):
         t0 = time.perf_counter()
         pool = state_and_sweep.record_pool(a.pool, 365, os.cpu_count() or 1)
@@ -98,18 +103,20 @@ def main() -> None:
     print_table(rows)
 
 
-def py_spy(out: Path, n: int):  # noqa: ANN201
-    """A hook for :func:`broker.run_workers` that records each worker with py-spy (raw collapsed stacks)."""
-    import subprocess
-
-    out.mkdir(parents=True, exist_ok=True)
-
+def py_spy(out: Path, n: int, spies: list):  # noqa: ANN201
+    """A hook for :func:`broker.run_workers` that records each worker with py-spy into ``out``
+    (``workers{n}-w{i}.txt``); the recorders go to ``spies``."""
     def start(workers: list) -> None:
-        for i, w in enumerate(workers):
-            subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--nonblocking", "-r", "200", "-f",
-                              "raw", "-o", str(out / f"workers{n}-w{i}.txt"), "-p", str(w.proc.pid)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spies.extend(profiles.record(w.proc.pid, out / f"workers{n}-w{i}.txt") for i, w in enumerate(workers))
     return start
+
+
+def _spies_done(spies: list) -> None:
+    for spy in spies:
+        try:
+            spy.wait(30)  # a recorder writes its file when its process has exited
+        except subprocess.TimeoutExpired:
+            spy.kill()
 
 
 def broker_rows(s: Settings, events: list, counts: list[int], profile: Path | None = None) -> list[tuple[str, str, str, str]]:
@@ -127,9 +134,13 @@ def broker_rows(s: Settings, events: list, counts: list[int], profile: Path | No
     for n in counts:
         ceil = asyncio.run(broker.ceiling(s, topics, len(msgs)))
         cpu: list = []
-        rate, workers = broker.run_workers(fresh(s), n, len(msgs), on_start=py_spy(profile, n) if profile else None, cpu=cpu)
+        spies: list = []
+        rate, workers = broker.run_workers(fresh(s), n, len(msgs), on_start=py_spy(profile, n, spies) if profile else None,
+                                           cpu=cpu)
         for w in workers:
             w.stop()
+        _spies_done(spies)
+        per_event: dict[int, float] = {}
         print(f"{n} worker(s): {rate:,.0f} events/s; ceiling {ceil:,.0f}", flush=True)
         for i, (used, wall) in enumerate(cpu, start=-1):  # the first is the batch count
             if "batches" in used:
@@ -140,9 +151,13 @@ def broker_rows(s: Settings, events: list, counts: list[int], profile: Path | No
                 continue
             main, others = used.get("main", 0.0), used.get("others", 0.0)
             idle = wall - main - used.get("main waiting", 0.0)
-            print(f"  worker {i}: {(main + others) * 1e6 / (len(msgs) / n):,.0f} CPU µs per event; of its {wall:.1f} s "
+            per_event[i] = (main + others) * 1e6 / (len(msgs) / n)
+            print(f"  worker {i}: {per_event[i]:,.0f} CPU µs per event; of its {wall:.1f} s "
                   f"the main thread ran {main / wall:.0%}, waited for a CPU {used.get('main waiting', 0.0) / wall:.0%}, "
                   f"waited for I/O or timers {idle / wall:.0%}; other threads ran {others / wall:.0%}", flush=True)
+        if profile:
+            for i, us in per_event.items():
+                profiles.print_layers(f"profile of worker {i} of {n} (backlog)", profile / f"workers{n}-w{i}.txt", us)
         target = "≥ 10,000 and ≥ 20 %" if n == 1 else "≥ 1.5× one worker"
         extra = "" if one_rate is None else f", {rate / one_rate:.2f}× one worker"
         rows.append((f"end to end, {n} worker{'s' if n > 1 else ''}, events/s", f"{rate:,.0f} ({rate / ceil:.0%} of ceiling{extra})",
@@ -151,9 +166,14 @@ def broker_rows(s: Settings, events: list, counts: list[int], profile: Path | No
     return rows
 
 
-def latency_rows(s: Settings, rate: float, seconds: float) -> list[tuple[str, str, str, str]]:
-    got = asyncio.run(latency.latency(s, rate=rate, seconds=seconds))
+def latency_rows(s: Settings, rate: float, seconds: float, profile: Path | None = None) -> list[tuple[str, str, str, str]]:
+    spies: list = []
+    on_start = (lambda w: spies.append(profiles.record(w.proc.pid, profile / "latency-worker.txt"))) if profile else None
+    got = asyncio.run(latency.latency(s, rate=rate, seconds=seconds, on_start=on_start))
     print(f"latency: {got}", flush=True)
+    if profile:
+        _spies_done(spies)
+        profiles.print_layers(f"profile of the worker at {rate:,.0f} events/s (warm-up included)", profile / "latency-worker.txt")
 
     def ms(d: dict) -> str:
         return " / ".join(f"{d[q] * 1000:,.0f}" for q in (0.5, 0.95, 0.99)) + " ms"
