@@ -5,6 +5,9 @@ customer state's array too is a MessagePack document of its own inside a ``bin``
 record whose state did not change (a silence checkpoint, a snooze, an outcome: no
 event applied) reuses those bytes, as format 2 reuses the snapshot's, instead of
 laying the state out and packing it again: that was most of the encoding's time.
+A ninth part, added later, holds the input positions (``CustomerRecord.positions``: a map
+of topic name to ``[partition, offset, timestamp ms]``, or nil); a format-3 record of eight
+parts, written before, decodes to no positions.
 
 Format 2 (read only): the byte ``0x02``, then a MessagePack array of the same eight
 parts as format 1, but the customer state is its positional array
@@ -58,6 +61,10 @@ class CustomerRecord:
     next_check: float | None = None  # epoch seconds of the next silence checkpoint
     churn_noted_at: float | None = None  # when churn (closure or silence) was acted on, once per churn
     in_experiment: bool = False  # entered the offer experiment (once per customer; tracking ends when resolved)
+    # Input topic → [partition, offset, timestamp ms] of the newest message handled for this customer
+    # (the timestamp: the greatest handled on that partition). Only the stream runtime fills it in
+    # (``streams.handler``); the backtest has no topics and leaves it ``None``. Replaced, never edited in place.
+    positions: dict[str, list[int]] | None = None
     # As decoded, for encode to re-use what did not change: (snapshot, its bytes) while ``pending`` is
     # that (frozen) snapshot; (state, its array) for the rings and hashes the new state still shares.
     _pending_raw: tuple[Snapshot, bytes] | None = field(default=None, compare=False, repr=False)
@@ -67,8 +74,8 @@ class CustomerRecord:
     def copy(self) -> CustomerRecord:
         """A shallow copy (the processor replaces sub-states, never edits them in place)."""
         return CustomerRecord(self.state, self.alert, self.pending, self.last_snapshot_at, self.tracking,
-                              self.next_check, self.churn_noted_at, self.in_experiment, self._pending_raw, self._state_raw,
-                              self._state_bin)
+                              self.next_check, self.churn_noted_at, self.in_experiment, self.positions, self._pending_raw,
+                              self._state_raw, self._state_bin)
 
     def encode(self) -> bytes:
         """Format 3 bytes (see the module docstring)."""
@@ -82,6 +89,7 @@ class CustomerRecord:
             self.tracking.to_json() if self.tracking is not None else None,
             self.churn_noted_at,
             self.in_experiment,
+            self.positions,
         ])
 
     @classmethod
@@ -90,7 +98,7 @@ class CustomerRecord:
         if not raw:
             return cls()
         if raw[0] in (2, 3):
-            nc, s, a, p, lsa, t, cn, ie, *_newer = _unpack(memoryview(raw)[1:])
+            nc, s, a, p, lsa, t, cn, ie, *newer = _unpack(memoryview(raw)[1:])  # format 2 and early format 3: 8 parts
             pending = Snapshot.from_json(_unpack(p)) if p is not None else None
             state_bin = None
             if raw[0] == 3 and s is not None:
@@ -105,6 +113,7 @@ class CustomerRecord:
                 next_check=nc,
                 churn_noted_at=cn,
                 in_experiment=ie,
+                positions=newer[0] if newer and raw[0] == 3 else None,
                 _pending_raw=(pending, p) if pending is not None else None,
                 _state_raw=(state, s) if state is not None else None,
                 _state_bin=(state, state_bin) if state_bin is not None else None,
@@ -121,6 +130,43 @@ class CustomerRecord:
             churn_noted_at=cn,
             in_experiment=bool(newer and newer[0]),
         )
+
+    def handled(self, topic: str, partition: int, offset: int, timestamp_ms: int) -> bool:
+        """True when this message of ``topic`` was handled for this customer already: read again
+        after a restart from a committed offset behind the table's changelog.
+
+        Same partition, an offset at or before the newest handled, and a timestamp no later than
+        the newest handled: a topic deleted and created again restarts its offsets, but with later
+        timestamps, and its messages are new. On another partition (partitions added) nothing is
+        known until the next message is handled.
+
+        >>> r = CustomerRecord(positions={"orders": [1, 40, 5_000]})
+        >>> r.handled("orders", 1, 40, 5_000), r.handled("orders", 1, 41, 5_001), r.handled("support", 1, 3, 1)
+        (True, False, False)
+        >>> r.handled("orders", 1, 0, 6_000), r.handled("orders", 0, 3, 1_000)  # re-created topic; another partition
+        (False, False)
+        """
+        at = self.positions.get(topic) if self.positions is not None else None
+        return at is not None and at[0] == partition and offset <= at[1] and timestamp_ms <= at[2]
+
+    def note_handled(self, topic: str, partition: int, offset: int, timestamp_ms: int) -> None:
+        """Remember this message as the newest handled of ``topic`` (see :meth:`handled`).
+
+        The timestamp kept is the greatest handled on the partition (producers' clocks need not
+        agree, so timestamps need not grow with offsets), except after a lower offset or another
+        partition: a re-created topic or new partitions start afresh.
+
+        >>> r = CustomerRecord()
+        >>> r.note_handled("orders", 1, 40, 5_000); r.note_handled("orders", 1, 41, 4_000); r.positions
+        {'orders': [1, 41, 5000]}
+        >>> r.note_handled("orders", 1, 0, 6_000); r.positions  # a re-created topic
+        {'orders': [1, 0, 6000]}
+        """
+        old = self.positions or {}
+        at = old.get(topic)
+        if at is not None and at[0] == partition and offset > at[1] and at[2] > timestamp_ms:
+            timestamp_ms = at[2]
+        self.positions = {**old, topic: [partition, offset, timestamp_ms]}  # a new dict: copies share the old one
 
     @staticmethod
     def peek_next_check(raw: bytes) -> float | None:

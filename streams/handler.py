@@ -1,6 +1,13 @@
 """The body of the customer agent: decode → step → effects → schedule, per message; the
 records are stored once per batch.
 
+An input message read again after a restart (the table's changelog may be ahead of the
+committed offsets) is a duplicate when the customer's record already holds its position
+(:meth:`engine.record.CustomerRecord.handled`): each record remembers, per input topic, the
+partition, offset and timestamp of the newest message handled for it. Behind that, the
+processor still recognises an event id among the customer's last ``SEEN_IDS`` (a producer that
+sent the same event twice).
+
 No exception escapes: a message that cannot be applied goes to the dead-letter
 topic with its reason, and the worker keeps consuming.
 """
@@ -53,6 +60,7 @@ class Message(NamedTuple):
     offset: int
     key: bytes | None
     value: bytes | None
+    timestamp: float | None = None  # the broker record's timestamp, in seconds as Faust gives it; None: unknown
 
 
 class CustomerHandler:
@@ -77,13 +85,14 @@ class CustomerHandler:
         self._complaints = {c: metrics.complaints.labels(category=c) for c in COMPLAINT_CATEGORIES}
         self._watermark_gauges: dict[int, Any] = {}
 
-    async def handle(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
+    async def handle(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None,
+                     timestamp: float | None = None) -> None:
         """One message, as a batch of one."""
-        await self.handle_batch([Message(topic, partition, offset, key, value)])
+        await self.handle_batch([Message(topic, partition, offset, key, value, timestamp)])
 
     async def handle_batch(self, messages: Sequence[Any]) -> None:
-        """Apply messages (each with ``topic``, ``partition``, ``offset``, ``key``, ``value``) in order;
-        then write each changed record once."""
+        """Apply messages (each with ``topic``, ``partition``, ``offset``, ``key``, ``value``, ``timestamp``)
+        in order; then write each changed record once."""
         if not messages:
             return
         t0 = time.perf_counter()
@@ -146,8 +155,16 @@ class CustomerHandler:
                     await self._apply_tick(msg, customer_id.encode(), at, source)
         record = self._records.get(key)
         known = record.state is not None
+        ts = msg.timestamp
+        at = (partition, msg.offset, round(ts * 1000)) if ts is not None and ts >= 0 else None  # Faust: -0.001 for none
+        if at is not None and record.handled(topic, *at):
+            return "duplicate"
         step = self.processor.on_event(record, ev, ev.occurred_at)
         outcome = await self._commit(msg, key, ev.customer_id, step, event=ev, source=source)
+        if at is not None and step.kind in ("scored", "stored", "duplicate"):  # not erased; offer outcomes as before
+            step.record.note_handled(topic, *at)  # into the record put back (a duplicate's too: its id may leave
+            if step.kind == "duplicate":          # the last SEEN_IDS before the message is read again)
+                self._records.put(key, step.record, msg)
         if outcome == "applied":
             if not known and step.kind != "outcome":
                 self.metrics.customers.inc()

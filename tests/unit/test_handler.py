@@ -20,6 +20,7 @@ from engine.processor import to_dt
 from engine.record import CustomerRecord
 from models.prior import RulePrior
 from models.scorer import Scorer
+from models.state import SEEN_IDS
 from schemas.catalogue import INPUTS
 from schemas.codec import REASONS, encode
 from schemas.deadletter import DeadLetter, decode_raw, read
@@ -72,13 +73,15 @@ class World:
     offset: int = 0
 
     async def feed(self, setting: str, event=None, *, raw: bytes | None = None, key: bytes | None = b"",
-                   partition: int = 0) -> None:
-        """Hand one message of the ``setting`` topic to the handler, as the agent does."""
+                   partition: int = 0, offset: int | None = None, timestamp: float | None = None) -> None:
+        """Hand one message of the ``setting`` topic to the handler, as the agent does (at the next
+        offset unless given; without a broker timestamp unless given, as the guard then is off)."""
         value = raw if raw is not None or event is None else encode(event)
         if key == b"" and event is not None:
             key = event.customer_id.encode()
         self.offset += 1
-        await self.handler.handle(self.settings.topic(setting), partition, self.offset, key, value)
+        await self.handler.handle(self.settings.topic(setting), partition, self.offset if offset is None else offset,
+                                  key, value, timestamp)
 
     def count(self, outcome: str) -> float:
         """Messages with this outcome, over all topics."""
@@ -185,6 +188,82 @@ def test_a_repeated_event_id_is_counted_duplicate_and_changes_nothing(scratch_re
         await w.feed("orders", order("c1", 1, T0 + 7 * DAY))  # a redelivery of the second order
         assert w.count("duplicate") == 1 and w.count("applied") == 4
         assert dict(w.table) == before and w.sent == sent
+    scratch_redis.run(body)
+
+
+BROKER_T0 = 1_760_000_000.0  # broker timestamps (seconds, as Faust gives them): when the messages were produced
+
+
+async def flood(w: World, cid: str, n: int) -> list[tuple[OrderEvent, int, float]]:
+    """``n`` orders of one customer on the orders topic, at offsets 0.. and 10 ms apart; returns
+    (event, offset, broker timestamp) of each."""
+    sent = [(order(cid, i, T0 + i * timedelta(hours=1)), i, BROKER_T0 + i / 100) for i in range(n)]
+    for ev, offset, ts in sent:
+        await w.feed("orders", ev, offset=offset, timestamp=ts)
+    return sent
+
+
+def test_a_message_read_again_up_to_the_stored_position_is_a_duplicate_even_when_its_id_left_the_window(scratch_redis):
+    async def body(redis):
+        w = world(redis, scratch_redis.prefix)
+        sent = await flood(w, "c1", SEEN_IDS + 8)
+        before, alerts = dict(w.table), list(w.sent)
+        rec = w.record("c1")
+        assert rec.positions == {w.settings.topic("orders"): [0, SEEN_IDS + 7, round((BROKER_T0 + (SEEN_IDS + 7) / 100) * 1000)]}
+        assert not rec.state.seen(sent[0][0].event_id), "the first ids are out of the id window"
+        for ev, offset, ts in sent:  # all read again from offset 0, as after a restart from an older commit
+            await w.feed("orders", ev, offset=offset, timestamp=ts)
+        assert w.count("duplicate") == len(sent) and w.count("applied") == len(sent)
+        assert dict(w.table) == before and w.sent == alerts and w.record("c1").state.n_orders == len(sent)
+    scratch_redis.run(body)
+
+
+def test_without_the_position_a_message_outside_the_id_window_would_be_applied_twice(scratch_redis):
+    """The premise of the guard: with no broker timestamp (no position) only the event ids protect."""
+    async def body(redis):
+        w = world(redis, scratch_redis.prefix)
+        sent = await flood(w, "c1", SEEN_IDS + 8)
+        await w.feed("orders", sent[0][0], offset=0)
+        assert w.count("duplicate") == 0 and w.record("c1").state.n_orders == len(sent) + 1
+    scratch_redis.run(body)
+
+
+def test_after_a_re_created_topic_lower_offsets_with_later_timestamps_are_applied(scratch_redis):
+    async def body(redis):
+        w = world(redis, scratch_redis.prefix)
+        sent = await flood(w, "c1", 10)
+        later = sent[-1][2] + 60
+        for i in range(3):  # the topic deleted and created again: offsets from 0, later timestamps
+            await w.feed("orders", order("c1", 100 + i, T0 + 30 * DAY + i * DAY), offset=i, timestamp=later + i)
+        assert w.count("applied") == 13 and w.count("duplicate") == 0 and w.record("c1").state.n_orders == 13
+        assert w.record("c1").positions[w.settings.topic("orders")] == [0, 2, round((later + 2) * 1000)]
+        await w.feed("orders", order("c1", 101, T0 + 31 * DAY), offset=1, timestamp=later + 1)  # and read again
+        assert w.count("duplicate") == 1 and w.record("c1").state.n_orders == 13
+    scratch_redis.run(body)
+
+
+def test_on_another_partition_a_message_is_applied_and_its_position_kept(scratch_redis):
+    async def body(redis):
+        w = world(redis, scratch_redis.prefix)
+        sent = await flood(w, "c1", 10)
+        # partitions added: the customer's messages now come from partition 1, at lower offsets
+        await w.feed("orders", order("c1", 50, T0 + 40 * DAY), partition=1, offset=3, timestamp=sent[2][2])
+        assert w.count("applied") == 11 and w.count("duplicate") == 0
+        assert w.record("c1").positions[w.settings.topic("orders")] == [1, 3, round(sent[2][2] * 1000)]
+    scratch_redis.run(body)
+
+
+def test_positions_are_kept_per_topic_and_for_an_event_id_duplicate(scratch_redis):
+    async def body(redis):
+        w = world(redis, scratch_redis.prefix)
+        sent = await flood(w, "c1", 3)
+        await w.feed("support", support("c1", 0, T0 + DAY), offset=7, timestamp=BROKER_T0 + 1)
+        await w.feed("orders", sent[1][0], offset=3, timestamp=BROKER_T0 + 2)  # sent twice by its producer
+        assert w.count("duplicate") == 1
+        assert w.record("c1").positions == {w.settings.topic("orders"): [0, 3, round((BROKER_T0 + 2) * 1000)],
+                                            w.settings.topic("support"): [0, 7, round((BROKER_T0 + 1) * 1000)]}
+        await w.feed("orders", sent[1][0], offset=3, timestamp=BROKER_T0 + 2)  # that second copy read again
+        assert w.count("duplicate") == 2 and w.record("c1").state.n_orders == 3
     scratch_redis.run(body)
 
 

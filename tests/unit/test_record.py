@@ -57,6 +57,24 @@ FORMAT_2 = bytes.fromhex(
     "0000000000000000cb0000000000000000a179c2a172cb41d9796364000000cb41d978baa4000000c0c0c2"
 )
 
+# The same record as format 3 wrote it before the input positions: eight parts.
+FORMAT_3_WITHOUT_POSITIONS = bytes.fromhex(
+    "0398cb41d9814c64000000c5012bdc002ecd4d5bdc00140100000000000000000000000000000000000001dc001200000000"
+    "0000000000000000000000000001dc0012000000000000000000000000000000000001dc0011000000000000000000000000"
+    "0000000001940100000194130000cb4045400000000000909090c414336b383fad6562f2f03815142348e16c17346b6b0202"
+    "000000cb404ec00000000000cb00000000000000009401010000cb41d978baa4000000cb41d97efdc400000081ce5b54ae37"
+    "cb41d9796364000000c40081a864656c697665727991cb41d9796364000000c0cb4000000000000000c0c0cb41d979b7c400"
+    "0000c0c0c0c0cb4072c00000000000cb4072c0000000000000c4009090cb41d9786644000000cb41d97efdc4000000cb41d9"
+    "786644000000c3c0a3736d62c081a16ccb3fd53c695abcd715c5016485a174cb41d978baa4000000a176a772756c65732d31"
+    "a178dc0023cb0000000000000000cb3ff0000000000000cb3ff0000000000000cb3ff0000000000000cb403e000000000000"
+    "cb0000000000000000cb4045400000000000cb3ff0000000000000cb4045400000000000cb0000000000000000cb00000000"
+    "00000000cb0000000000000000cb0000000000000000cb0000000000000000cb0000000000000000cb0000000000000000cb"
+    "0000000000000000cb0000000000000000cb4010000000000000cb0000000000000000cb0000000000000000cb0000000000"
+    "000000cb0000000000000000cb0000000000000000cb0000000000000000cb0000000000000000cb0000000000000000cb00"
+    "00000000000000cb0000000000000000cb0000000000000000cb3ff0000000000000cb409028ae147ae148cb3ff000000000"
+    "0000cb0000000000000000cb0000000000000000a179c2a172cb41d9796364000000cb41d978baa4000000c0c0c2"
+)
+
 
 def test_a_json_record_written_before_the_binary_format_still_decodes():
     rec = CustomerRecord.decode(FORMAT_0)
@@ -119,3 +137,26 @@ def test_a_shorter_state_array_leaves_newer_fields_at_their_defaults():
 def test_peek_reads_a_missing_or_whole_numbered_next_check():
     assert CustomerRecord.peek_next_check(CustomerRecord().encode()) is None
     assert CustomerRecord.peek_next_check(CustomerRecord(next_check=1_700_000_000).encode()) == 1_700_000_000
+
+
+def test_a_format_3_record_written_before_the_positions_decodes_to_no_positions():
+    old = CustomerRecord.decode(FORMAT_3_WITHOUT_POSITIONS)
+    assert old == CustomerRecord.decode(FORMAT_0) and old.positions is None
+    assert CustomerRecord.peek_next_check(FORMAT_3_WITHOUT_POSITIONS) == old.next_check
+    assert CustomerRecord.decode(old.encode()) == old
+
+
+def test_the_input_positions_round_trip_and_a_copy_carries_them():
+    rec = CustomerRecord.decode(FORMAT_0)
+    rec.note_handled("t-orders", 3, 1_234_567, 1_760_000_000_123)
+    rec.note_handled("t-app-activity", 3, 8, 1_760_000_000_456)
+    raw = rec.encode()
+    again = CustomerRecord.decode(raw)
+    assert again == rec and again.positions == {"t-orders": [3, 1_234_567, 1_760_000_000_123],
+                                                "t-app-activity": [3, 8, 1_760_000_000_456]}
+    assert again.handled("t-orders", 3, 1_234_567, 1_760_000_000_123) and not again.handled("t-orders", 3, 1_234_568, 1_760_000_000_124)
+    assert CustomerRecord.peek_next_check(raw) == rec.next_check
+    copy = again.copy()
+    assert copy.positions == again.positions
+    copy.note_handled("t-orders", 3, 1_234_568, 1_760_000_000_200)
+    assert again.positions["t-orders"][1] == 1_234_567, "noting a position replaces the map, the original keeps its own"
