@@ -130,7 +130,8 @@ def app_renewal_risk(plan, T: float, H: float, end: float) -> float:  # noqa: AN
 
 def batch_on_truth(events, T: float, H: float, churn_at: dict[str, float], ids: list[str]) -> list[float]:
     """A ceiling: Gold's regression fitted in-sample on the truth of T itself (the customers
-    ``ids`` at T with their churn in (T, T+H]), scoring the same customers."""
+    ``ids`` at T with their churn in (T, T+H]), scoring the same customers (L2 1, as
+    ``bench/fwreplay.py oracle``: in-sample fits of a hundred columns over-fit)."""
     rows, _ = snapshot(events, T)
     cols = sorted({k for c in ids for k in rows[c]})
     X = np.log1p(np.array([[rows[c].get(k, 0.0) for k in cols] for c in ids]))
@@ -138,7 +139,7 @@ def batch_on_truth(events, T: float, H: float, churn_at: dict[str, float], ids: 
     mu, sd = X.mean(axis=0), X.std(axis=0)
     sd[sd == 0] = 1.0
     Z = (X - mu) / sd
-    w = fit_logistic(Z, y)
+    w = fit_logistic(Z, y, l2=1.0)
     return (np.hstack([Z, np.ones((len(Z), 1))]) @ w).tolist()
 
 
