@@ -104,6 +104,45 @@ def batch_baseline(events, T: float, H: float, churn_at: dict[str, float]) -> di
     return dict(zip(tids, (np.hstack([Z, np.ones((len(Z), 1))]) @ w).tolist()))
 
 
+def app_renewal_risk(plan, T: float, H: float, end: float) -> float:  # noqa: ANN001
+    """P(churn in (T, T+H] | still there at T) for an app subscriber's plan: the renewal
+    hazards :func:`simulator.app.draw_app_plan` draws from, and its churn time (up to 25
+    days before the renewal that ends it)."""
+    from simulator.app import BASE_LOGIT, DRIVERS, MONTH, _typical
+
+    alive, p_after, p_in = 1.0, 0.0, 0.0  # P(no churn yet), P(churn_at > T), P(T < churn_at <= T+H)
+    m = 1
+    while True:
+        renewal = plan.active_from + m * MONTH
+        if renewal >= end:
+            break
+        z = BASE_LOGIT + sum(w * math.log(max(1e-3, plan.rate(f, renewal - DAY) * plan.sessions_per_day * 28) / _typical(f))
+                       for f, w in DRIVERS.items())
+        h = 1 / (1 + math.exp(-z))
+        p_m, alive = alive * h, alive * (1 - h)
+        lo, hi = renewal - 25 * DAY, renewal  # churn_at uniform in [lo, hi]
+        p_after += p_m * max(0.0, hi - max(lo, T)) / (hi - lo)
+        p_in += p_m * max(0.0, min(hi, T + H) - max(lo, T)) / (hi - lo)
+        m += 1
+    p_after += alive
+    return p_in / p_after if p_after > 0 else 0.0
+
+
+def batch_on_truth(events, T: float, H: float, churn_at: dict[str, float], ids: list[str]) -> list[float]:
+    """A ceiling: Gold's regression fitted in-sample on the truth of T itself (the customers
+    ``ids`` at T with their churn in (T, T+H]), scoring the same customers (L2 1, as
+    ``bench/fwreplay.py oracle``: in-sample fits of a hundred columns over-fit)."""
+    rows, _ = snapshot(events, T)
+    cols = sorted({k for c in ids for k in rows[c]})
+    X = np.log1p(np.array([[rows[c].get(k, 0.0) for k in cols] for c in ids]))
+    y = np.array([T < churn_at.get(c, math.inf) <= T + H for c in ids], dtype=float)
+    mu, sd = X.mean(axis=0), X.std(axis=0)
+    sd[sd == 0] = 1.0
+    Z = (X - mu) / sd
+    w = fit_logistic(Z, y, l2=1.0)
+    return (np.hstack([Z, np.ones((len(Z), 1))]) @ w).tolist()
+
+
 def with_interval(metric, scores: list[float], ys: list[bool], boots: int, rng: random.Random):  # noqa: ANN001
     """(value, low, high): the metric and its bootstrap 95 % interval."""
     value, n, draws = metric(scores, ys), len(ys), []
@@ -118,9 +157,12 @@ def with_interval(metric, scores: list[float], ys: list[bool], boots: int, rng: 
     return value, draws[int(0.025 * len(draws))], draws[min(len(draws) - 1, int(0.975 * len(draws)))]
 
 
-def evaluate(events, result, churn_at: dict[str, float], horizon_days: float, boots: int = 200, seed: int = 0):
+def evaluate(events, result, churn_at: dict[str, float], horizon_days: float, boots: int = 200, seed: int = 0,
+             risk=None, oracle: bool = False):  # noqa: ANN001
     """Per cut-off of ``result.at``: the customers, churn rate, scorer in use and the
-    three scorers' metrics with intervals."""
+    three scorers' metrics with intervals. ``oracle``: also two ceilings no model can
+    reach, named ``oracle: ...`` — ``risk(customer, T)``, the simulator's own probability of
+    churn in (T, T+H] (when given), and Gold's regression fitted on the truth of T."""
     rng, H, out = random.Random(seed), horizon_days * DAY, []
     for T_dt, cut in sorted(result.at.items()):
         T = T_dt.timestamp()
@@ -131,7 +173,11 @@ def evaluate(events, result, churn_at: dict[str, float], horizon_days: float, bo
         scorers = {"online model (ours)": [cut.scores[c] for c in ids],
                    "days since last event": [recency[c] for c in ids],
                    "batch logistic regression (Gold)": [batch.get(c, 0.0) for c in ids]}
-        row = {"T": T_dt, "customers": len(ids), "churn": sum(ys) / len(ys) if ids else math.nan,
+        if oracle and risk is not None:
+            scorers["oracle: simulator's churn probability"] = [risk(c, T) for c in ids]
+        if oracle and 0 < sum(ys) < len(ys):
+            scorers["oracle: Gold's fit on the truth of T"] = batch_on_truth(events, T, H, churn_at, ids)
+        row = {"T": T_dt, "customers": len(ids), "churners": sum(ys), "churn": sum(ys) / len(ys) if ids else math.nan,
                "version": cut.version, "handover": cut.handover, "labels": cut.labels, "scorers": {}}
         for name, sc in scorers.items():
             row["scorers"][name] = {m: with_interval(f, sc, ys, boots, rng) for m, f in METRICS.items()}

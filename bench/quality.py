@@ -18,7 +18,7 @@
 
 Usage: ``python bench/quality.py [--kinds logreg,arf,amf,hat] [--horizon-days 90] [--data PATH]
 [--sim-customers 0] [--sim-days 365] [--sim-seed 7] [--sim-tier-modes fixed,precision] [--no-cdnow]
-[--forward app,shop] [--fw-customers app=600,shop=2000] [--fw-cutoffs 4] [--boots 200]``
+[--forward app,shop] [--fw-customers app=600,shop=2000] [--fw-cutoffs 4] [--boots 200] [--fw-oracle]``
 """
 
 from __future__ import annotations
@@ -192,8 +192,10 @@ def print_simulator(figs: dict, days: float, seed: int) -> None:
 FW_HORIZON = 30.0
 
 
-def forward_run(kind: str, n: int, days: float, seed: int, n_cut: int, boots: int, label_rule: str = "silence") -> list[dict]:
-    """Simulate, backtest once with cut-offs, evaluate each cut-off against the fates."""
+def forward_run(kind: str, n: int, days: float, seed: int, n_cut: int, boots: int, label_rule: str = "silence",
+                oracle: bool = False) -> list[dict]:
+    """Simulate, backtest once with cut-offs, evaluate each cut-off against the fates
+    (``oracle``: with the ceilings of :func:`bench.forward.evaluate`)."""
     from bench import forward
     from simulator import Simulator
 
@@ -204,20 +206,25 @@ def forward_run(kind: str, n: int, days: float, seed: int, n_cut: int, boots: in
     res = run_backtest(events, as_of=cuts[-1] + timedelta(seconds=1),
                        settings=Settings(horizon_days=FW_HORIZON, label_rule=label_rule), ordered=True, cutoffs=cuts)
     churn_at = {c: f.churn_at.timestamp() for c, f in sim.fates.items() if f.churn_at is not None}
-    rows = forward.evaluate(events, res, churn_at, FW_HORIZON, boots=boots, seed=seed)
+    risk = None
+    if kind == "app":
+        plans = {c: s.plan for c, s in sim._customers.items()}  # noqa: SLF001 - the bench reads the truth
+        risk = lambda c, T: forward.app_renewal_risk(plans[c], T, FW_HORIZON * 86_400, end.timestamp())  # noqa: E731
+    rows = forward.evaluate(events, res, churn_at, FW_HORIZON, boots=boots, seed=seed, risk=risk, oracle=oracle)
     print(f"Forward-looking, {kind} simulator: {n} customers, {days:g} days, seed {seed}, {res.events} events "
           f"({res.events / res.seconds:,.0f}/s), horizon {FW_HORIZON:g} days, default settings but "
           f"CHURN_LABEL_RULE={label_rule}; "
           f"vocabulary at the end: {', '.join(v for v in res.vocabulary if v)}")
     for row in rows:
         h = row["handover"]
-        print(f"  T = {row['T']:%Y-%m-%d}: {row['customers']} customers still there, {row['churn']:.1%} churn in "
-              f"(T, T+{FW_HORIZON:g}d]; scorer {row['version']} ({'model' if h.get('ready') else 'rule prior'}: "
+        print(f"  T = {row['T']:%Y-%m-%d}: {row['customers']} customers still there, {row['churners']} "
+              f"({row['churn']:.1%}) churn in (T, T+{FW_HORIZON:g}d], top decile {round(0.1 * row['customers'])} "
+              f"customers; scorer {row['version']} ({'model' if h.get('ready') else 'rule prior'}: "
               f"{h.get('n_seen')} labels, {h.get('active_positives')} churned / {h.get('active_negatives')} stayed "
               f"among the recently active, rolling ROC AUC model {_f(h.get('active_roc_auc'))} vs prior "
               f"{_f(h.get('active_prior_roc_auc'))})")
         for name, ms in row["scorers"].items():
-            print(f"    {name:34s} " + "  ".join(f"{m} {v:.3f} [{lo:.3f}, {hi:.3f}]" for m, (v, lo, hi) in ms.items()))
+            print(f"    {name:38s} " + "  ".join(f"{m} {v:.3f} [{lo:.3f}, {hi:.3f}]" for m, (v, lo, hi) in ms.items()))
     return rows
 
 
@@ -232,7 +239,11 @@ def forward_targets(kind: str, rows: list[dict]) -> None:
     lift = mean("online model (ours)", "top-decile lift")
     in_use = rows[-1]["handover"].get("ready")
     print(f"  mean over {len(rows)} cut-offs: ROC AUC ours {ours:.3f}, batch {batch:.3f}, recency {rec:.3f}; "
-          f"ours - batch {ours - batch:+.3f}; top-decile lift ours {lift:.2f}; model in use at the last T: {in_use}")
+          f"ours - batch {ours - batch:+.3f}; top-decile lift ours {lift:.2f}, batch "
+          f"{mean('batch logistic regression (Gold)', 'top-decile lift'):.2f}; model in use at the last T: {in_use}")
+    for name in [n for n in rows[0]["scorers"] if n.startswith("oracle")]:
+        print(f"  {name} (a ceiling, not a model): ROC AUC {mean(name, 'ROC AUC'):.3f}, "
+              f"top-decile lift {mean(name, 'top-decile lift'):.2f}")
     if kind == "app":
         print(f"  targets: ours >= batch + 0.02: {'met' if ours >= batch + 0.02 else 'NOT met'}; "
               f"lift >= 4: {'met' if lift >= 4 else 'NOT met'}; model in use by T: {'met' if in_use else 'NOT met'}")
@@ -255,13 +266,15 @@ def main(argv=None):
     ap.add_argument("--fw-customers", default="app=600,shop=2000", help="customers of each forward-looking run")
     ap.add_argument("--fw-cutoffs", type=int, default=4)
     ap.add_argument("--boots", type=int, default=200, help="bootstrap resamples of each interval")
+    ap.add_argument("--fw-oracle", action="store_true", help="also the ceilings: the simulator's own churn "
+                    "probability (app) and Gold's regression fitted on the truth of each T")
     ap.add_argument("--fw-label-rules", default="stops", help="CHURN_LABEL_RULE of each forward-looking run (silence,stops)")
     args = ap.parse_args(argv)
     sizes = dict((k, int(v)) for k, v in (kv.split("=") for kv in args.fw_customers.split(",")))
     for kind in [k for k in args.forward.split(",") if k and k != "none"]:
         for rule in args.fw_label_rules.split(","):
             forward_targets(kind, forward_run(kind, sizes.get(kind, 1000), args.sim_days, args.sim_seed,
-                                              args.fw_cutoffs, args.boots, rule))
+                                              args.fw_cutoffs, args.boots, rule, args.fw_oracle))
     if not args.no_cdnow:
         events = load(args.data)
         models, churned = cdnow(events, args.kinds.split(","), args.horizon_days)

@@ -59,6 +59,7 @@ class Cutoff:
     version: str
     handover: dict
     labels: int
+    features: dict = field(default_factory=dict)  # customer → feature vector at T (``keep_features``)
 
 
 VOCABULARY_EVERY = 5_000  # events between two vocabulary updates (the first after 500)
@@ -66,14 +67,17 @@ VOCABULARY_EVERY = 5_000  # events between two vocabulary updates (the first aft
 
 def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horizon_days: float | None = None,
                  model: ChurnModel | None = None, progress: bool = False, ordered: bool = False,
-                 total: int | None = None, cutoffs: Iterable[datetime] = ()) -> BacktestResult:
+                 total: int | None = None, cutoffs: Iterable[datetime] = (),
+                 keep_features: bool = False) -> BacktestResult:
     """Replay ``events`` up to ``as_of`` and score every customer seen at ``as_of``.
 
     ``ordered``: the events come in event-time order (a stream from :mod:`engine.source`),
     so they are consumed one by one; otherwise they are sorted first (in memory).
     ``total`` (events expected) only makes the progress line show a fraction.
     ``cutoffs`` (before ``as_of``): the score of every customer seen before each one, as
-    the stream would score them then (``BacktestResult.at``), from the same single pass."""
+    the stream would score them then (``BacktestResult.at``), from the same single pass;
+    ``keep_features``: each cut-off also keeps the feature vectors it scored (replaying a
+    captured run through other learners, ``bench/fwreplay.py``)."""
     started = time.perf_counter()
     if horizon_days is not None:
         settings = settings.with_updates(horizon_days=horizon_days)
@@ -133,9 +137,11 @@ def run_backtest(events: Iterable, *, as_of: datetime, settings: Settings, horiz
     def cut(c: float) -> None:
         ticks_until(c)
         now_c = to_dt(c)
-        sc = {cid: scorer.score(compute_features(rec.state, now_c, scorer.vocabulary))[0]
+        xs = {cid: compute_features(rec.state, now_c, scorer.vocabulary)
               for cid, rec in records.items() if rec.state is not None}
-        at[now_c] = Cutoff(sc, scorer.score({})[1], learner.handover(), n_labels)
+        sc = {cid: scorer.score(x)[0] for cid, x in xs.items()}
+        at[now_c] = Cutoff(sc, scorer.score({})[1], learner.handover(), n_labels,
+                           {cid: dict(x) for cid, x in xs.items()} if keep_features else {})
 
     for ev in todo:
         t = ev.occurred_at.timestamp()

@@ -17,7 +17,9 @@ label only once a published version holds it, so a restart loses none).
 
 Replay: every ``replay_every`` labels (1,000) the model learns once more, shuffled, a
 reservoir of ``replay`` examples (2,000; a uniform sample of every label learnt so far,
-kept as value arrays, about 0.7 KB each). Only the logistic step learns them again
+kept as value arrays, about 0.7 KB each), up to ``replay_until`` labels (5,000): after
+them the passes stop and the reservoir is let go (with many labels they only added the
+noise of the reservoir's draw: docs/MODEL.md). Only the logistic step learns them again
 (:meth:`ChurnModel.rehearse`): the counts, running means and the scaler describe the
 stream. An online learner follows its newest labels; the reservoir gives the old ones
 a second say, which on a few thousand labels of an app product ranks better than a
@@ -79,6 +81,7 @@ READY_MARGIN = 0.02  # a ready model is handed back to the prior only when it ra
 REPLAY = 2000  # examples in the replay reservoir (a uniform sample of every label learnt)
 REPLAY_EVERY = 1000  # labels between two replays of the reservoir
 REPLAY_CHUNK = 50  # replayed examples between two yields to the event loop (a few ms)
+REPLAY_UNTIL = 5000  # labels after which the replay stops (its reservoir is let go): it helps while labels are few
 
 
 class Learner:
@@ -88,7 +91,8 @@ class Learner:
                  min_labels: int = 200, metrics: ModelMetrics | None = None, window: int = 1000,
                  balance: bool = True, max_weight: float = 10.0, drifts: int = 0,
                  prior: RulePrior | None = None, tier_goal: dict[str, float] | None = None,
-                 replay: int = REPLAY, replay_every: int = REPLAY_EVERY, seed: int = 0) -> None:
+                 replay: int = REPLAY, replay_every: int = REPLAY_EVERY, replay_until: int | None = REPLAY_UNTIL,
+                 seed: int = 0) -> None:
         self.model, self.registry, self.metrics = model, registry, metrics
         self.prior = prior if prior is not None else RulePrior()
         self.publish_every, self.min_labels = publish_every, min_labels
@@ -110,6 +114,7 @@ class Learner:
         # replay: every ``replay_every`` labels one more shuffled pass over a reservoir of ``replay``
         # examples (a uniform sample of every label)
         self.replay_every = replay_every if replay else 0
+        self.replay_until = replay_until  # ``None``: replay for ever
         self._buffer: list[tuple[tuple[str, ...], array, bool]] = []  # at most ``replay``; replaced in place once full
         self._capacity = max(1, replay)
         self._names: dict[tuple[str, ...], tuple[str, ...]] = {}  # one key tuple shared by the buffer's examples
@@ -191,9 +196,12 @@ class Learner:
         self.model.learn(ex.x, ex.y, self.weight(ex.y))
         self._since_publish += 1
         if self.replay_every:
-            self._remember(ex)
-            if self.model.n_seen % self.replay_every == 0:
-                yield from self._rehearsal()
+            if self.replay_until is not None and self.model.n_seen > self.replay_until:
+                self.replay_every, self._buffer, self._names = 0, [], {}  # labels are many now: no more passes
+            else:
+                self._remember(ex)
+                if self.model.n_seen % self.replay_every == 0:
+                    yield from self._rehearsal()
         if self.model.n_seen % READY_EVERY == 0:  # AUCs over the window are not free: amortised
             was, self.ready = self.ready, self._check_ready()
             if self.ready and not was:

@@ -87,3 +87,18 @@ def test_backtest_applies_the_tier_thresholds_its_learner_sets_from_labels():
                                                                              "tier_target_precision": 0.8}))
     assert fixed.labels == strict.labels > 1000, "the same labels, learned the same way"
     assert len(strict.alerts) < len(fixed.alerts), (len(strict.alerts), len(fixed.alerts))
+
+
+def test_a_cut_off_keeps_the_feature_vectors_it_scored_when_asked():
+    from models.prior import RulePrior
+
+    end = START + timedelta(days=90)
+    events = Simulator(30, seed=4, start=START, horizon_days=90).events_between(START, end)
+    cut = START + timedelta(days=60)
+    plain = run_backtest(events, as_of=end, settings=Settings(min_labels=10**9), cutoffs=[cut])
+    kept = run_backtest(events, as_of=end, settings=Settings(min_labels=10**9), cutoffs=[cut], keep_features=True)
+    assert plain.at[cut].features == {} and plain.at[cut].scores == kept.at[cut].scores  # nothing else changes
+    feats = kept.at[cut].features
+    assert set(feats) == set(kept.at[cut].scores) and feats
+    prior = RulePrior()  # the prior scored them (the model is never ready here): the same vectors score the same
+    assert all(prior.score(x) == kept.at[cut].scores[c] for c, x in feats.items())

@@ -244,3 +244,33 @@ def test_a_changed_vocabulary_slot_empties_the_replay_buffer():
     assert len(learner._buffer) == 30  # noqa: SLF001
     learner.use_vocabulary(Vocabulary.of(["messages", "photos", "help"]))  # slot 2 changed hands
     assert len(learner._buffer) == 0  # noqa: SLF001
+
+
+def test_the_replay_stops_once_labels_are_many_and_lets_its_reservoir_go():
+    capped, endless = (Learner(ChurnModel(), replay=50, replay_every=20, replay_until=100, seed=2),
+                       Learner(ChurnModel(), replay=50, replay_every=20, replay_until=None, seed=2))
+    rehearsed = {id(capped): 0, id(endless): 0}
+
+    def counting(learner: Learner):  # noqa: ANN202
+        key, real = id(learner), learner.model.rehearse
+
+        def rehearse(x, y, w=1.0):  # noqa: ANN001, ANN202
+            rehearsed[key] += 1
+            real(x, y, w)
+        return rehearse
+
+    for learner in (capped, endless):
+        learner.model.rehearse = counting(learner)
+    exs = list(examples(300, seed=7))
+    for ex in exs[:100]:
+        capped.update(ex)
+        endless.update(ex)
+    lr = "LogisticRegression"
+    assert capped.model.pipeline[lr].weights == endless.model.pipeline[lr].weights  # alike up to replay_until
+    assert rehearsed[id(capped)] == rehearsed[id(endless)] == 20 + 40 + 3 * 50 and len(capped._buffer) == 50  # noqa: SLF001
+    for ex in exs[100:]:
+        capped.update(ex)
+        endless.update(ex)
+    assert rehearsed[id(capped)] == 210 and rehearsed[id(endless)] == 210 + 10 * 50  # no pass after 100 labels
+    assert capped._buffer == [] and len(endless._buffer) == 50  # noqa: SLF001 - its reservoir let go
+    assert capped.model.n_seen == endless.model.n_seen == 300
