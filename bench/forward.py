@@ -108,7 +108,7 @@ def app_renewal_risk(plan, T: float, H: float, end: float) -> float:  # noqa: AN
     """P(churn in (T, T+H] | still there at T) for an app subscriber's plan: the renewal
     hazards :func:`simulator.app.draw_app_plan` draws from, and its churn time (up to 25
     days before the renewal that ends it)."""
-    from simulator.app import BASE_LOGIT, DRIVERS, MONTH, _typical
+    from simulator.app import MONTH, renewal_hazard
 
     alive, p_after, p_in = 1.0, 0.0, 0.0  # P(no churn yet), P(churn_at > T), P(T < churn_at <= T+H)
     m = 1
@@ -116,9 +116,7 @@ def app_renewal_risk(plan, T: float, H: float, end: float) -> float:  # noqa: AN
         renewal = plan.active_from + m * MONTH
         if renewal >= end:
             break
-        z = BASE_LOGIT + sum(w * math.log(max(1e-3, plan.rate(f, renewal - DAY) * plan.sessions_per_day * 28) / _typical(f))
-                       for f, w in DRIVERS.items())
-        h = 1 / (1 + math.exp(-z))
+        h = renewal_hazard(plan, renewal)
         p_m, alive = alive * h, alive * (1 - h)
         lo, hi = renewal - 25 * DAY, renewal  # churn_at uniform in [lo, hi]
         p_after += p_m * max(0.0, hi - max(lo, T)) / (hi - lo)

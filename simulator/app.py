@@ -77,6 +77,14 @@ def _typical(feature: str) -> float:
     return 28 * 1.5 * 4.0 * _MIX[FEATURES.index(feature)] / sum(_MIX)  # uses per 28 days of a typical customer
 
 
+def renewal_hazard(plan: AppPlan, renewal: float) -> float:
+    """The chance that ``plan``'s subscriber leaves at the renewal at ``renewal``: a logistic function
+    of the log of their use of each driving feature over the 28 days before, against the typical use."""
+    z = BASE_LOGIT + sum(w * math.log(max(1e-3, plan.rate(f, renewal - DAY) * plan.sessions_per_day * 28) / _typical(f))
+                         for f, w in DRIVERS.items())
+    return 1 / (1 + math.exp(-z))
+
+
 def draw_app_plan(seed: int, idx: int, start_ts: float, horizon_s: float) -> AppPlan:
     """Customer ``idx``: habits, monthly drift, and the churn time those imply."""
     cid = f"cust-{idx:06d}"
@@ -103,9 +111,7 @@ def draw_app_plan(seed: int, idx: int, start_ts: float, horizon_s: float) -> App
         renewal = active_from + m * MONTH
         if renewal >= end:
             break
-        z = BASE_LOGIT + sum(w * math.log(max(1e-3, plan.rate(f, renewal - DAY) * sessions * 28) / _typical(f))
-                             for f, w in DRIVERS.items())
-        if rng.random() < 1 / (1 + math.exp(-z)):
+        if rng.random() < renewal_hazard(plan, renewal):
             plan.churn_at = float(round(renewal - rng.uniform(0, 25) * DAY))  # stops before the renewal
             plan.closes_account = rng.random() < CLOSE_SHARE
             if plan.closes_account:
