@@ -45,7 +45,6 @@ def backtest(path: Path, as_of: str, profile: Path | None = None) -> tuple[dict,
     ours = _child(f"""
 import json, time
 from datetime import datetime
-from bench import profiles
 from config.settings import Settings
 from engine.backtest import run_backtest
 from schemas.jsonl import iter_events
