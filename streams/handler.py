@@ -12,10 +12,10 @@ An erasure leaves an erasure marker in the customer's place (:meth:`engine.recor
 their positions, with the erasure request's own, and nothing else. A message of theirs read
 again after a crash (the erasure's offset committed, not those of their earlier events on
 other topics) is then a duplicate, instead of making the customer anew; a new one starts a new
-customer from nothing, as the backtest does, who keeps the positions. The marker goes when its
-``next_check`` comes due, like a silence checkpoint, once ``Edge.erasure_marker_s`` has passed on
-the wall clock as well (on the event clock a replay may pass days in a second, which a commit
-does not keep up with).
+customer from nothing, as the backtest does, who keeps the positions (the marker goes then).
+Otherwise it goes when its ``next_check`` comes due, like a silence checkpoint, once
+``Edge.erasure_marker_s`` has passed on the wall clock as well (on the event clock a replay may
+pass days in a second, which a commit does not keep up with).
 
 No exception escapes: a message that cannot be applied goes to the dead-letter
 topic with its reason, and the worker keeps consuming.
