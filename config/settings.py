@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     clock: Literal["wall", "event"] = Field(default="wall", description="What drives the silence sweep: wall clock (live) or the partition watermark (replay).")
     sweep_interval_s: float = Field(default=2.0, gt=0, description="Live sweep period.")
     max_future_s: float = Field(default=3600.0, ge=0, description="Events further ahead of wall clock than this are dead-lettered.")
+    erasure_marker_s: float = Field(default=7 * 86_400.0, gt=0, description="How long an erased customer's marker "
+                                    "(their input positions, no personal data) stays in the table, so that their "
+                                    "messages read again after a crash are dropped, not made into a customer anew. "
+                                    "It goes once this long has passed on the wall clock, and on the event clock too, "
+                                    "or at their next new event. Keep it well beyond the commit interval and any outage.")
     max_message_bytes: int = Field(default=262_144, gt=0, description="Larger payloads are dead-lettered (keep below the broker's own message limit).")
     dead_letter_raw_bytes: int = Field(default=65_536, gt=0, description="Raw bytes kept in a dead-letter record.")
 

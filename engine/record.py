@@ -7,7 +7,11 @@ event applied) reuses those bytes, as format 2 reuses the snapshot's, instead of
 laying the state out and packing it again: that was most of the encoding's time.
 A ninth part, added later, holds the input positions (``CustomerRecord.positions``: a map
 of topic name to ``[partition, offset, timestamp ms]``, or nil); a format-3 record of eight
-parts, written before, decodes to no positions.
+parts, written before, decodes to no positions. A tenth part is written by an erasure
+marker only (``CustomerRecord.erased_at``, see :meth:`CustomerRecord.erased`): a customer's
+record is nine parts, as before, and a marker, ten (:meth:`CustomerRecord.peek_erased`
+tells them apart by the array's header byte). A newer part would follow the tenth, with
+nil there in a customer's record.
 
 Format 2 (read only): the byte ``0x02``, then a MessagePack array of the same eight
 parts as format 1, but the customer state is its positional array
@@ -65,6 +69,9 @@ class CustomerRecord:
     # (the timestamp: the greatest handled on that partition). Only the stream runtime fills it in
     # (``streams.handler``); the backtest has no topics and leaves it ``None``. Replaced, never edited in place.
     positions: dict[str, list[int]] | None = None
+    # Set (wall-clock epoch seconds of the erasure) only in an erasure marker (:meth:`erased`): the record
+    # of an erased customer, kept for a while with nothing but ``positions`` and ``next_check``.
+    erased_at: float | None = None
     # As decoded, for encode to re-use what did not change: (snapshot, its bytes) while ``pending`` is
     # that (frozen) snapshot; (state, its array) for the rings and hashes the new state still shares.
     _pending_raw: tuple[Snapshot, bytes] | None = field(default=None, compare=False, repr=False)
@@ -74,13 +81,13 @@ class CustomerRecord:
     def copy(self) -> CustomerRecord:
         """A shallow copy (the processor replaces sub-states, never edits them in place)."""
         return CustomerRecord(self.state, self.alert, self.pending, self.last_snapshot_at, self.tracking,
-                              self.next_check, self.churn_noted_at, self.in_experiment, self.positions, self._pending_raw,
-                              self._state_raw, self._state_bin)
+                              self.next_check, self.churn_noted_at, self.in_experiment, self.positions, self.erased_at,
+                              self._pending_raw, self._state_raw, self._state_bin)
 
     def encode(self) -> bytes:
         """Format 3 bytes (see the module docstring)."""
         pending, state = self.pending, self.state
-        return FORMAT_3 + _pack([
+        parts = [
             self.next_check,
             _reused(state, self._state_bin, lambda: _pack(state.to_array(like=self._state_raw))),
             self.alert.to_json(),
@@ -90,7 +97,30 @@ class CustomerRecord:
             self.churn_noted_at,
             self.in_experiment,
             self.positions,
-        ])
+        ]
+        if self.erased_at is not None:  # an erasure marker's tenth part; a customer's record stays nine
+            parts.append(self.erased_at)
+        return FORMAT_3 + _pack(parts)
+
+    @classmethod
+    def erased(cls, positions: dict[str, list[int]] | None, *, at: float, until: float) -> CustomerRecord:
+        """The erasure marker left for an erased customer: their input positions (so that their
+        messages read again after a crash are recognised as handled, see :meth:`handled`), when they
+        were erased (wall clock) and, as ``next_check``, when the marker may go. Nothing else: no
+        state, no alert episode, no label snapshot, no offer tracking.
+
+        >>> m = CustomerRecord.erased({"orders": [0, 7, 5_000]}, at=100.0, until=200.0)
+        >>> m.handled("orders", 0, 7, 5_000), m.state, m.next_check, CustomerRecord.peek_erased(m.encode())
+        (True, None, 200.0, True)
+        >>> CustomerRecord.decode(m.encode()) == m, CustomerRecord.peek_erased(CustomerRecord().encode())
+        (True, False)
+        """
+        return cls(positions=positions, next_check=until, erased_at=at)
+
+    @staticmethod
+    def peek_erased(raw: bytes) -> bool:
+        """True when ``raw`` is an erasure marker (ten parts), read from its first two bytes."""
+        return raw[:2] == _MARKER_HEAD
 
     @classmethod
     def decode(cls, raw: bytes | None) -> CustomerRecord:
@@ -114,6 +144,7 @@ class CustomerRecord:
                 churn_noted_at=cn,
                 in_experiment=ie,
                 positions=newer[0] if newer and raw[0] == 3 else None,
+                erased_at=newer[1] if len(newer) > 1 and raw[0] == 3 else None,
                 _pending_raw=(pending, p) if pending is not None else None,
                 _state_raw=(state, s) if state is not None else None,
                 _state_bin=(state, state_bin) if state_bin is not None else None,
@@ -191,6 +222,7 @@ class CustomerRecord:
 FORMAT_1 = b"\x01"
 FORMAT_2 = b"\x02"
 FORMAT_3 = b"\x03"
+_MARKER_HEAD = FORMAT_3 + b"\x9a"  # a MessagePack fixarray of ten parts
 _DOUBLE = struct.Struct(">d")
 _pack = msgpack.Packer(use_bin_type=True, use_single_float=False).pack
 

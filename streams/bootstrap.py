@@ -97,7 +97,8 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
     watch = OffsetWatch(committed=committed, generation=lambda: app.consumer_generation_id)
     edge = Edge(ticks_topic=settings.topic("ticks"), dead_letter_topic=settings.topic("dead_letter"), clock=settings.clock,
                 max_message_bytes=settings.max_message_bytes, max_future_s=settings.max_future_s,
-                dead_letter_raw_bytes=settings.dead_letter_raw_bytes, topic_prefix=settings.topic_prefix)
+                dead_letter_raw_bytes=settings.dead_letter_raw_bytes, topic_prefix=settings.topic_prefix,
+                erasure_marker_s=settings.erasure_marker_s)
     handler = CustomerHandler(edge=edge, table=table, processor=processor,
                               effects=effects, sweep=Sweep(settings.partitions), metrics=metrics, send=send,
                               accepts=tops.accepts, worker_name=socket.gethostname(), watch=watch,

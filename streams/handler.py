@@ -8,6 +8,15 @@ partition, offset and timestamp of the newest message handled for it. Behind tha
 processor still recognises an event id among the customer's last ``SEEN_IDS`` (a producer that
 sent the same event twice).
 
+An erasure leaves an erasure marker in the customer's place (:meth:`engine.record.CustomerRecord.erased`):
+their positions, with the erasure request's own, and nothing else. A message of theirs read
+again after a crash (the erasure's offset committed, not those of their earlier events on
+other topics) is then a duplicate, instead of making the customer anew; a new one starts a new
+customer from nothing, as the backtest does, who keeps the positions (the marker goes then).
+Otherwise it goes when its ``next_check`` comes due, like a silence checkpoint, once
+``Edge.erasure_marker_s`` has passed on the wall clock as well (on the event clock a replay may
+pass days in a second, which a commit does not keep up with).
+
 No exception escapes: a message that cannot be applied goes to the dead-letter
 topic with its reason, and the worker keeps consuming.
 """
@@ -50,6 +59,7 @@ class Edge:
     max_future_s: float
     dead_letter_raw_bytes: int
     topic_prefix: str = ""  # taken off topic names in metric labels
+    erasure_marker_s: float = 7 * 86_400.0  # how long an erased customer's marker stays (see the module docstring)
 
 
 class Message(NamedTuple):
@@ -84,6 +94,7 @@ class CustomerHandler:
         self._redis_errors = metrics.redis_errors.labels(path="event")
         self._complaints = {c: metrics.complaints.labels(category=c) for c in COMPLAINT_CATEGORIES}
         self._watermark_gauges: dict[int, Any] = {}
+        self.clock = time.time  # the wall clock (a test's own)
 
     async def handle(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None,
                      timestamp: float | None = None) -> None:
@@ -97,7 +108,7 @@ class CustomerHandler:
             return
         t0 = time.perf_counter()
         self._records = Records(self.table, self.write)
-        self._wall = datetime.now(UTC)
+        self._wall = datetime.fromtimestamp(self.clock(), UTC)
         counts: dict[tuple[str, str], int] = {}
         self.effects.begin_batch()  # the batch's alerts and offers are awaited together, below
         for msg in messages:
@@ -158,9 +169,13 @@ class CustomerHandler:
         ts = msg.timestamp
         at = (partition, msg.offset, round(ts * 1000)) if ts is not None and ts >= 0 else None  # Faust: -0.001 for none
         if at is not None and record.handled(topic, *at):
-            return "duplicate"
+            return "duplicate"  # an erased customer's too, whose marker holds their positions
+        if record.erased_at is not None:  # a new message of an erased customer: a new customer, as in the
+            record = CustomerRecord(positions=record.positions)  # backtest, who keeps the positions
         step = self.processor.on_event(record, ev, ev.occurred_at)
         outcome = await self._commit(msg, key, ev.customer_id, step, event=ev, source=source)
+        if outcome == "erased":
+            self._leave_marker(msg, key, ev, record.positions, at, wm)
         if at is not None and step.kind in ("scored", "stored", "duplicate"):  # not erased; offer outcomes as before
             step.record.note_handled(topic, *at)  # into the record put back (a duplicate's too: its id may leave
             if step.kind == "duplicate":          # the last SEEN_IDS before the message is read again)
@@ -199,9 +214,43 @@ class CustomerHandler:
             raise DecodeError("invalid", "silence tick without key or value")
         return "applied" if await self._apply_tick(msg, key, decode_tick(value), source) else "stale_tick"
 
+    def _leave_marker(self, msg: Any, key: bytes, ev: Any, positions: dict[str, list[int]] | None,
+                      at: tuple[int, int, int] | None, wm: float) -> None:
+        """In place of the erased record, a marker with its positions and the erasure's own (so the
+        request read again is a duplicate too), due to go ``erasure_marker_s`` later by the sweep's
+        clock; nothing when there is no position to keep."""
+        wall, keep = self._wall.timestamp(), self.edge.erasure_marker_s
+        base = wall if self.edge.clock == "wall" else max(ev.occurred_at.timestamp(), wm)
+        marker = CustomerRecord.erased(positions, at=wall, until=base + keep)
+        if at is not None:
+            marker.note_handled(msg.topic, *at)
+        if marker.positions:
+            self._records.put(key, marker, msg)
+            self.sweep.schedule(msg.partition, ev.customer_id, marker.next_check)
+
+    def _drop_marker(self, msg: Any, key: bytes, marker: CustomerRecord, at: float) -> bool:
+        """An erasure marker's checkpoint: it goes once ``erasure_marker_s`` has passed on the wall
+        clock too (True); until then, on the event clock, it is due again that much later."""
+        if marker.next_check is None or at < marker.next_check:
+            return False
+        keep = self.edge.erasure_marker_s
+        if self._wall.timestamp() < marker.erased_at + keep:
+            kept = marker.copy()
+            kept.next_check = (marker.erased_at if self.edge.clock == "wall"
+                               else max(at, self.watermarks.get(msg.partition, at))) + keep
+            self._records.put(key, kept, msg)
+            self.sweep.schedule(msg.partition, key.decode(), kept.next_check)
+            return False
+        self._records.delete(key, msg)
+        self.sweep.remove(msg.partition, key.decode())
+        return True
+
     async def _apply_tick(self, msg: Any, key: bytes, at: float, source: str) -> bool:
         """Score a due silence checkpoint; False when it was stale (rescheduled since)."""
-        step = self.processor.on_tick(key.decode(), self._records.get(key), to_dt(at))
+        record = self._records.get(key)
+        if record.erased_at is not None:
+            return self._drop_marker(msg, key, record, at)
+        step = self.processor.on_tick(key.decode(), record, to_dt(at))
         if step.kind == "stale":
             return False
         self.metrics.sweep_due.inc()
@@ -230,18 +279,19 @@ class CustomerHandler:
         iteration, so the ticks go through the co-partitioned tick topic.
         """
         with self.metrics.sweep_seconds.time():
-            due = self.sweep.due_all(time.time())
+            due = self.sweep.due_all(self.clock())
         self.metrics.sweep_customers_due.inc(len(due))
         for customer_id, at in due:
             await self.send(self.ticks_topic, customer_id.encode(), encode_tick(at))
         self.metrics.scheduled.set(len(self.sweep))
 
     async def rebuild_sweep(self) -> None:
-        """After table recovery: schedule every recovered customer's next checkpoint."""
+        """After table recovery: schedule every recovered customer's next checkpoint, and every
+        erasure marker's (when it may go); only customers count as customers."""
         n = 0
         for key, raw in self.table.items():
             self.sweep.schedule_key(key, CustomerRecord.peek_next_check(raw))
-            n += 1
+            n += not CustomerRecord.peek_erased(raw)
         self.metrics.scheduled.set(len(self.sweep))
         self.metrics.customers.set(n)
 

@@ -6,20 +6,28 @@ broker and Redis with real worker processes.
   after the last order: on the event clock (the watermark moved by other customers of
   the same partition) and on the wall clock (checkpoints already due, no further event).
 - Erasure: after an erasure request nothing of the customer is left in Redis (keys or
-  values), the table's changelog ends in a tombstone, a confirmation arrives, and after
-  a worker restart (table recovered from the changelog) the customer's next event scores
-  exactly like a brand-new customer's.
+  values), the table's changelog ends in an erasure marker (the customer's input positions,
+  nothing else), a confirmation arrives, and after a worker restart (table recovered from
+  the changelog) the customer's next event scores exactly like a brand-new customer's.
+- Erasure and a crash: a worker killed after the erasure, with the erasure request's
+  offset committed and not those of the customer's earlier events, has its successor read
+  those events again: they are duplicates, the customer is not made anew, and no alert of
+  theirs is sent again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+from aiokafka.errors import InconsistentGroupProtocolError
 
+from alerts.policy import AlertState
 from cli.procs import WorkerProcess
 from engine.backtest import run_backtest
 from engine.compose import processor_from
@@ -29,8 +37,9 @@ from models.scorer import Scorer
 from models.silence import silence_schedule
 from models.state import apply_event
 from schemas.events import AppActivityEvent, ErasureRequest, OrderEvent, ProfileUpdate, SupportEvent
+from services.embedded import free_port
 from streams.sweep import partition_of
-from tests.integration.kafka import collect, publish, run, wait_for
+from tests.integration.kafka import Feed, collect, outcome_counts, publish, run, wait_for
 
 pytestmark = pytest.mark.integration
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -169,9 +178,13 @@ def redis_mentions(r: redis.Redis, prefix: str, needle: str) -> list[str]:
     return sorted(hits)
 
 
-async def changelog_ends_in_tombstone(s, key: str, deadline_s: float = 20.0) -> tuple[bool, bytes | None]:
+def is_marker(value: bytes | None) -> bool:
+    return value is not None and CustomerRecord.peek_erased(value)
+
+
+async def changelog_last(s, key: str, done=is_marker, deadline_s: float = 20.0) -> tuple[bool, bytes | None]:  # noqa: ANN001
     """(seen, value) of the last changelog record of ``key`` (None: a tombstone), read until
-    the consumer has caught up with the topic and that record is a tombstone, or the deadline."""
+    the consumer has caught up with the topic and ``done(value)`` (an erasure marker), or the deadline."""
     topic = f"{s.app_id}-customers-changelog"
     cons = AIOKafkaConsumer(bootstrap_servers=s.bootstrap_servers, group_id=None, enable_auto_commit=False)
     await cons.start()
@@ -190,7 +203,7 @@ async def changelog_ends_in_tombstone(s, key: str, deadline_s: float = 20.0) -> 
                         seen, value = True, rec.value
             highwater = await cons.end_offsets(parts)
             caught_up = all([await cons.position(tp) >= highwater[tp] for tp in parts])
-            if caught_up and seen and value is None:
+            if caught_up and seen and done(value):
                 break
     finally:
         await cons.stop()
@@ -253,8 +266,11 @@ def test_erased_customer_leaves_nothing_and_starts_from_nothing(run_settings):
     assert {"state", "redis:score", "redis:offers"} <= set(confirmation["removed"]), confirmation
     assert left == [], f"still in Redis after erasure: {left}"
     assert f"{s.redis_prefix}:cust:{kept}:score" in kept_keys, "only the erased customer is forgotten"
-    seen, value = run(changelog_ends_in_tombstone(s, gone))
-    assert seen and value is None, "the table's changelog ends in a tombstone for the erased customer"
+    seen, value = run(changelog_last(s, gone))
+    assert seen and is_marker(value), "the table's changelog ends in an erasure marker for the erased customer"
+    marker = CustomerRecord.decode(value)
+    assert marker.state is None and marker.pending is None and marker.tracking is None and marker.alert == AlertState()
+    assert marker.positions and gone.encode() not in value, "the customer's input positions, nothing of theirs"
 
     # A new worker recovers the table from the changelog: the customer must stay forgotten.
     with WorkerProcess(s, name="after-erasure") as worker:
@@ -267,3 +283,87 @@ def test_erased_customer_leaves_nothing_and_starts_from_nothing(run_settings):
     assert got["tier"] == fresh.record.alert.tier
     assert left == [f"{s.redis_prefix}:cust:{gone}:score"], left
     assert kept_score, "the other customer's score survived the restart"
+
+
+class AsFaust(RoundRobinPartitionAssignor):
+    """Joins a group under the workers' assignment protocol's name (the broker keeps the group's
+    protocol): the only member, it assigns itself everything it subscribes to."""
+
+    name = "faust"
+
+
+async def commit_for_group(s, offsets: dict[TopicPartition, int], deadline_s: float = 60.0) -> None:  # noqa: ANN001
+    """Commit ``offsets`` for the workers' group, as a member of it (the broker refuses commits
+    from outside a group), once the killed worker's session has ended (until then the group
+    refuses a member of another protocol)."""
+    end = time.monotonic() + deadline_s
+    while True:
+        cons = AIOKafkaConsumer(*{tp.topic for tp in offsets}, bootstrap_servers=s.bootstrap_servers, group_id=s.app_id,
+                                enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=1000,
+                                partition_assignment_strategy=(AsFaust,))
+        try:
+            await cons.start()
+            while not set(offsets) <= cons.assignment():
+                assert time.monotonic() < end, f"not assigned {sorted(offsets)} within {deadline_s}s: {cons.assignment()}"
+                await cons.getmany(timeout_ms=200, max_records=1)  # polls: joins the group
+            await cons.commit(offsets)
+            assert all([await cons.committed(tp) == n for tp, n in offsets.items()])
+            return
+        except InconsistentGroupProtocolError:
+            assert time.monotonic() < end, f"the killed worker still in the group after {deadline_s}s"
+        finally:
+            await cons.stop()
+        await asyncio.sleep(0.5)  # polling with a deadline
+
+
+def test_an_erased_customer_read_again_after_a_kill_is_not_made_anew_nor_alerted_again(run_settings, monkeypatch):
+    port = free_port()
+    s = run_settings.with_updates(**{"min_labels": 10**9, "control_share": 0.0, "metrics_port": port})
+    gone = "erase-then-crash-7q"
+    fillers = ids_in(partition_of(gone.encode(), s.partitions), "fill", 2, s.partitions) + ids_in(
+        1 - partition_of(gone.encode(), s.partitions), "fill", 2, s.partitions)
+    end = START + timedelta(days=90)
+    history = at_risk(gone) + [e for i, c in enumerate(fillers) for e in steady(c, end, 7 * i)]
+    history.sort(key=lambda e: e.occurred_at)
+    request = ErasureRequest(event_id="er-crash", customer_id=gone, occurred_at=end, event_type="erasure_request")
+    # The premise: the customer's events alert them, so their state made anew would alert them again
+    # (the erasure forgot the alert and offer claims).
+    assert gone in {cid for cid, _ in run_backtest(history, as_of=end, settings=s).alerts}
+
+    feed = Feed(s)
+    r = redis.Redis.from_url(s.redis_url)
+    monkeypatch.setenv("BROKER_COMMIT_INTERVAL", "3600")  # read by Faust at start-up: no commit while the test runs
+    first = WorkerProcess(s, name="erase-before-kill").start()
+    try:
+        feed(history)
+        wait_for(lambda: sum(outcome_counts(port).values()) >= len(history), "the history counted", [first], 90, every=0.2)
+        feed([request])
+        run(collect(s, ["erasure_done"], lambda rs: any(k == gone for _, k, _ in rs), deadline_s=30, workers=[first]))
+        seen, value = run(changelog_last(s, gone))
+        assert seen and is_marker(value), "the erasure marker is on the changelog before the kill"
+        alerts_before, offers_before = feed.outputs()
+        lags = run(feed._lags())  # noqa: SLF001 - the group's committed offsets, as Feed.drained reads them
+        assert lags == dict(feed.sent), f"the first worker committed offsets, nothing would be read again: {lags}"
+    finally:
+        first.kill()
+    assert first.proc.returncode == -9
+    assert any(a["customer_id"] == gone for a in alerts_before), "alerted before the erasure"
+    # The erasure request's offset committed, not those of the customer's earlier events.
+    erasure_tp = TopicPartition(s.topic("erasure"), partition_of(gone.encode(), s.partitions))
+    run(commit_for_group(s, {erasure_tp: feed.sent[erasure_tp]}))
+
+    monkeypatch.delenv("BROKER_COMMIT_INTERVAL")
+    with WorkerProcess(s, name="erase-after-kill") as second:
+        wait_for(lambda: sum(outcome_counts(port).values()) >= len(history), "the history read again", [second], 90,
+                 every=0.2)
+        feed.drained([second])  # committed: every alert and offer the replay made is on the broker
+        counts = outcome_counts(port)
+        alerts_after, offers_after = feed.outputs()
+        seen, value = run(changelog_last(s, gone))
+        left = redis_mentions(r, s.redis_prefix, gone)
+    r.close()
+    assert counts.get("duplicate", 0) >= len(history) and not counts.get("applied") and not counts.get("erased"), counts
+    assert seen and is_marker(value), "the customer was not made anew: the changelog still ends in their marker"
+    assert left == [], f"in Redis again after the replay: {left}"
+    assert [a for a in alerts_after if a["customer_id"] == gone] == [a for a in alerts_before if a["customer_id"] == gone]
+    assert [o for o in offers_after if o["customer_id"] == gone] == [o for o in offers_before if o["customer_id"] == gone]

@@ -6,7 +6,8 @@ nothing escapes it."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -123,7 +124,7 @@ def world(redis, prefix: str, *, clock: str = "event", table: Table | None = Non
                       caps=processor.offers.policy.caps, send=send, metrics=metrics)
     edge = Edge(ticks_topic=settings.topic("ticks"), dead_letter_topic=settings.topic("dead_letter"), clock=settings.clock,
                 max_message_bytes=settings.max_message_bytes, max_future_s=settings.max_future_s,
-                dead_letter_raw_bytes=settings.dead_letter_raw_bytes)
+                dead_letter_raw_bytes=settings.dead_letter_raw_bytes, erasure_marker_s=settings.erasure_marker_s)
     handler = CustomerHandler(edge=edge, table=table, processor=processor, effects=effects,
                               sweep=Sweep(settings.partitions), metrics=metrics, send=send,
                               accepts={settings.topic(t.setting): t.accepts for t in INPUTS}, worker_name="test-worker")
@@ -284,6 +285,139 @@ def test_an_erasure_removes_the_customer_from_the_table_the_sweep_and_redis(scra
         assert key == b"c1" and done.request_event_id == "er-1" and "redis:score" in done.removed
         due = w.handler.sweep.due(0, first_check + 90 * DAY.total_seconds())
         assert [cid for cid, _ in due] == ["c2"], "c1's checkpoint went with them"
+    scratch_redis.run(body)
+
+
+def erasure(cid: str, t: datetime, k: int = 1) -> ErasureRequest:
+    return ErasureRequest(event_id=f"er-{cid}-{k}", customer_id=cid, occurred_at=t, event_type="erasure_request")
+
+
+async def history_then_erasure(w: World, cid: str = "c1") -> list[tuple[str, object, int, float]]:
+    """Consent, four weekly orders and a complaint of ``cid``, each with its position, then their
+    erasure; returns (topic setting, event, offset, broker timestamp) of each message, the erasure last."""
+    sent = [("profiles", profile(cid, T0 - DAY), 3, BROKER_T0)]
+    sent += [("orders", order(cid, i, T0 + 7 * i * DAY), 10 + i, BROKER_T0 + 1 + i) for i in range(4)]
+    sent += [("support", support(cid, 0, T0 + 22 * DAY), 5, BROKER_T0 + 6)]
+    sent += [("erasure", erasure(cid, T0 + 23 * DAY), 2, BROKER_T0 + 7)]
+    for setting, ev, offset, ts in sent:
+        await w.feed(setting, ev, offset=offset, timestamp=ts)
+    return sent
+
+
+def test_an_erasure_leaves_a_marker_of_positions_only_and_the_customer_read_again_is_not_made_anew(scratch_redis):
+    async def body(redis):
+        w = world(redis, scratch_redis.prefix)
+        sent = await history_then_erasure(w)
+        await w.handler.effects.flush_scores()
+        marker = w.record("c1")
+        # nothing of the customer but where their messages were, and when the marker may go
+        assert marker == CustomerRecord.erased({w.settings.topic(t): [0, o, round(ts * 1000)] for t, _, o, ts in sent},
+                                               at=marker.erased_at, until=(T0 + 30 * DAY).timestamp())
+        assert abs(marker.erased_at - time.time()) < 60 and w.count("erased") == 1
+        assert [cid for cid, _ in w.handler.sweep.due(0, float("inf"))] == ["c1"], "only the marker's checkpoint"
+        assert w.registry.get_sample_value("churn_customers") == 0
+        table, out = dict(w.table), list(w.sent)
+
+        for setting, ev, offset, ts in sent:  # all read again, as after a crash before their commit
+            await w.feed(setting, ev, offset=offset, timestamp=ts)
+        await w.handler.effects.flush_scores()
+        assert w.count("duplicate") == len(sent) and w.count("applied") == len(sent) - 1
+        assert dict(w.table) == table and w.sent == out, "no state, no alert, no second confirmation"
+        assert not await redis.exists(f"{scratch_redis.prefix}:cust:c1:score")
+        assert w.registry.get_sample_value("churn_customers") == 0
+    scratch_redis.run(body)
+
+
+def test_without_positions_an_erasure_leaves_no_marker_and_a_customer_read_again_is_made_anew(scratch_redis):
+    """The premise of the marker: what a message read again does when nothing of the customer is left."""
+    async def body(redis):
+        w = world(redis, scratch_redis.prefix)
+        await w.feed("orders", order("c1", 0, T0))  # no broker timestamps: no positions
+        await w.feed("erasure", erasure("c1", T0 + DAY))
+        assert b"c1" not in w.table
+        await w.feed("orders", order("c1", 0, T0))
+        assert w.count("duplicate") == 0 and w.record("c1").state.n_orders == 1
+    scratch_redis.run(body)
+
+
+def test_after_an_erasure_a_new_event_starts_a_new_customer_as_in_the_backtest_who_keeps_the_positions(scratch_redis):
+    async def body(redis):
+        w = world(redis, scratch_redis.prefix)
+        sent = await history_then_erasure(w)
+        later = order("c1", 99, T0 + 40 * DAY)
+        await w.feed("orders", later, offset=20, timestamp=BROKER_T0 + 20)
+        fresh = processor_from(w.settings, Scorer(RulePrior(), min_labels=10**9)).on_event(CustomerRecord(), later,
+                                                                                           later.occurred_at)
+        rec = w.record("c1")
+        assert replace(rec, positions=None) == fresh.record, "exactly a new customer's record, as the backtest's"
+        assert rec.erased_at is None and rec.positions == {
+            **{w.settings.topic(t): [0, o, round(ts * 1000)] for t, _, o, ts in sent if t != "orders"},
+            w.settings.topic("orders"): [0, 20, round((BROKER_T0 + 20) * 1000)]}
+        assert w.registry.get_sample_value("churn_customers") == 1
+        assert [cid for cid, _ in w.handler.sweep.due(0, float("inf"))] == ["c1"]
+        assert w.handler.sweep.due(0, float("inf")) == [] and rec.next_check == fresh.record.next_check
+        w.handler.sweep.schedule(0, "c1", rec.next_check)
+        before = dict(w.table)
+        for setting, ev, offset, ts in sent:  # the old messages read again, the erasure too: the new customer stays
+            await w.feed(setting, ev, offset=offset, timestamp=ts)
+        assert dict(w.table) == before and w.count("duplicate") == len(sent) and w.count("erased") == 1
+    scratch_redis.run(body)
+
+
+def test_an_erasure_marker_goes_once_its_time_passed_on_the_event_clock_and_on_the_wall_clock(scratch_redis):
+    async def body(redis):
+        w = world(redis, scratch_redis.prefix)
+        await history_then_erasure(w)
+        keep = w.settings.erasure_marker_s
+        due = w.record("c1").next_check
+        assert due == (T0 + 23 * DAY).timestamp() + keep
+        await w.feed("support", support("c2", 0, to_dt(due) + DAY))  # the watermark (of orders and support)
+        await w.feed("orders", order("c2", 0, to_dt(due) + DAY))    # passes it; the wall clock has not
+        marker = w.record("c1")
+        assert marker.erased_at is not None and marker.next_check == due + DAY.total_seconds() + keep
+        assert w.count("dead_lettered") == 0
+
+        w.handler.clock = lambda: time.time() + keep + 60  # the wall clock passed it too
+        await w.feed("support", support("c2", 1, to_dt(marker.next_check) + DAY))
+        await w.feed("orders", order("c2", 1, to_dt(marker.next_check) + DAY))
+        assert b"c1" not in w.table and b"c2" in w.table
+        assert [cid for cid, _ in w.handler.sweep.due(0, float("inf"))] == ["c2"]
+        assert w.registry.get_sample_value("churn_customers") == 1
+    scratch_redis.run(body)
+
+
+def test_on_the_wall_clock_an_erasure_marker_goes_by_a_tick_once_its_time_passed(scratch_redis):
+    async def body(redis):
+        w = world(redis, scratch_redis.prefix, clock="wall")
+        now = float(int(time.time()))  # whole seconds: exact through a datetime
+        w.handler.clock = lambda: now
+        await w.feed("orders", order("c1", 0, T0), offset=0, timestamp=BROKER_T0)
+        await w.feed("erasure", erasure("c1", T0 + DAY), offset=0, timestamp=BROKER_T0 + 1)
+        w.sent.clear()
+        marker = w.record("c1")
+        assert marker.next_check == now + w.settings.erasure_marker_s
+        await w.handler.sweep_wall()
+        assert w.on("ticks") == [], "not due yet"
+
+        w.handler.clock = lambda: marker.next_check
+        await w.handler.sweep_wall()
+        assert w.on("ticks") == [(b"c1", encode_tick(marker.next_check))]
+        await w.feed("ticks", raw=encode_tick(marker.next_check), key=b"c1")
+        assert b"c1" not in w.table and len(w.handler.sweep) == 0 and w.count("dead_lettered") == 0
+    scratch_redis.run(body)
+
+
+def test_recovery_schedules_the_markers_and_counts_only_customers(scratch_redis):
+    async def body(redis):
+        w = world(redis, scratch_redis.prefix)
+        await history_then_erasure(w, "c1")
+        await weekly_orders_then_silence(w, "c2", n=2)
+        table = dict(w.table)
+        fresh = world(redis, scratch_redis.prefix, table=Table())
+        fresh.table.update(table)
+        await fresh.handler.rebuild_sweep()
+        assert fresh.registry.get_sample_value("churn_customers") == 1
+        assert sorted(cid for cid, _ in fresh.handler.sweep.due(0, float("inf"))) == ["c1", "c2"]
     scratch_redis.run(body)
 
 

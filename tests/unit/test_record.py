@@ -160,3 +160,22 @@ def test_the_input_positions_round_trip_and_a_copy_carries_them():
     assert copy.positions == again.positions
     copy.note_handled("t-orders", 3, 1_234_568, 1_760_000_000_200)
     assert again.positions["t-orders"][1] == 1_234_567, "noting a position replaces the map, the original keeps its own"
+
+
+def test_an_erasure_marker_round_trips_and_is_told_apart_from_a_customer_by_its_head():
+    marker = CustomerRecord.erased({"t-orders": [3, 1_234_567, 1_760_000_000_123]}, at=1_760_000_100.5, until=1_760_600_000.0)
+    raw = marker.encode()
+    again = CustomerRecord.decode(raw)
+    assert again == marker and again.erased_at == 1_760_000_100.5 and again.state is None and again.pending is None
+    assert CustomerRecord.peek_erased(raw) and CustomerRecord.peek_next_check(raw) == 1_760_600_000.0
+    assert again.copy().erased_at == marker.erased_at
+    assert len(raw) < 64, "positions, two times and empty parts only"
+    for old in (FORMAT_0, FORMAT_1, FORMAT_2, FORMAT_3_WITHOUT_POSITIONS):
+        assert not CustomerRecord.peek_erased(old) and CustomerRecord.decode(old).erased_at is None
+
+
+def test_a_customers_record_is_written_as_before_the_markers_nine_parts():
+    rec = CustomerRecord.decode(FORMAT_0)
+    rec.note_handled("t-orders", 3, 1_234_567, 1_760_000_000_123)
+    raw = rec.encode()
+    assert raw[:2] == FORMAT_3 + b"\x99" and not CustomerRecord.peek_erased(raw)  # a fixarray of nine parts
