@@ -170,11 +170,9 @@ class Settings(BaseSettings):
                                      "(changelog records, labels, alerts and offers of a batch go out in a few requests).")
     producer_batch_bytes: int = Field(default=256 * 1024, ge=16 * 1024, description="Largest producer batch per partition.")
     stream_buffer: int = Field(default=16_384, ge=1, description="Messages Faust buffers per input partition ahead of the agent.")
-    fetch_max_wait_s: float | None = Field(default=None, gt=0, le=30, description="Longest a consumer's fetch waits at the "
-                                           "broker when there is nothing to read. Default: 0.05 s on the wall clock (a broker "
-                                           "that does not answer a waiting fetch when records arrive, the embedded one, holds "
-                                           "them this long); Faust's 1.5 s on the event clock, where fetches that return at once "
-                                           "bring one input topic before the others and run silence checkpoints early.")
+    fetch_max_wait_s: float = Field(default=0.05, gt=0, le=30, description="Longest a consumer's fetch waits at the broker "
+                                    "when there is nothing to read (Faust's is fixed at 1.5 s). A broker that does not "
+                                    "answer a waiting fetch when records arrive (the embedded one) holds them this long.")
 
     # --- Faust tuning: join the group in seconds, not the default ~30 s
     rebalance_timeout_s: float = 6.0
@@ -204,17 +202,6 @@ class Settings(BaseSettings):
             err = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in err["loc"]) or "settings"
             raise ConfigError(f"invalid setting {where}: {err['msg']}" + (f" (got {err['input']!r})" if err["loc"] else "")) from None
-
-    @property
-    def fetch_wait_s(self) -> float:
-        """``fetch_max_wait_s``, or its default for the clock.
-
-        >>> Settings().fetch_wait_s, Settings(clock="event").fetch_wait_s, Settings(fetch_max_wait_s=0.2).fetch_wait_s
-        (0.05, 1.5, 0.2)
-        """
-        if self.fetch_max_wait_s is not None:
-            return self.fetch_max_wait_s
-        return 0.05 if self.clock == "wall" else 1.5
 
     def topic(self, name: str) -> str:
         """Full name of a topic setting, e.g. ``topic("orders")`` → ``"<prefix>orders"``."""

@@ -3,7 +3,8 @@
 - :func:`check_version`: the worker stops at start with a clear message on a faust-streaming
   release these workarounds were not tested with (``TESTED``).
 - :func:`committed_offset`: the offsets Faust committed (sought to after recovery) have no
-  public accessor.
+  public accessor; :func:`group_committed` asks the broker through Faust's client consumer,
+  which lives in a thread of its own.
 - :func:`deliver_without_tasks`: Faust's fetch loop hands each message to the streams through
   ``Service.wait_first``, which creates four tasks per message; a message whose delivery
   completes without waiting (the common case) is handed over directly.
@@ -333,9 +334,14 @@ class EmbeddedBrokerRecovery(FlowSafeRecovery):
                 destination[tp] = last
 
 
-async def last_offsets(brokers: list, reported: dict[TP, int], deadline_s: float = 60.0) -> dict[TP, int]:
+async def last_offsets(brokers: list, reported: dict[TP, int], deadline_s: float = 60.0, *,
+                       until_quiet: bool = True) -> dict[TP, int]:
     """The last offset present in each partition, reading on from ``reported`` (the last offset the
-    broker reports, or -1 for an empty partition)."""
+    broker reports, or -1 for an empty partition). Without ``until_quiet``: as of the first fetch that
+    reached the reported offset (its batch; a partition being written to is never quiet)."""
+    unseen = {tp for tp, off in reported.items() if off >= 0}
+    if not unseen and not until_quiet:  # empty partitions only (a probe stopped before it read fails to stop)
+        return dict(reported)
     if not reported:
         return {}
     probe = AIOKafkaConsumer(bootstrap_servers=[f"{u.host}:{u.port}" for u in brokers], enable_auto_commit=False)
@@ -348,7 +354,6 @@ async def last_offsets(brokers: list, reported: dict[TP, int], deadline_s: float
         # The record at each reported last offset exists: read until every partition gave at least that
         # one (a fresh consumer's first fetches can take longer than a quiet round on a busy machine, and
         # stopping at an empty round then would leave the reported end as it was), then until quiet.
-        unseen = {tp for tp, off in reported.items() if off >= 0}
         deadline = asyncio.get_running_loop().time() + deadline_s
         while unseen and asyncio.get_running_loop().time() < deadline:
             for tp, records in (await probe.getmany(timeout_ms=300)).items():
@@ -357,14 +362,15 @@ async def last_offsets(brokers: list, reported: dict[TP, int], deadline_s: float
                 if records[-1].offset >= reported[key]:
                     unseen.discard(key)
         if unseen:
-            raise RuntimeError(f"changelog partitions {sorted(unseen)} did not answer within {deadline_s:g} s")
-        while True:
+            raise RuntimeError(f"partitions {sorted(unseen)} did not answer within {deadline_s:g} s")
+        while until_quiet:
             batch = await probe.getmany(timeout_ms=300)
             if not batch:
                 return last
             for tp, records in batch.items():
                 key = TP(tp.topic, tp.partition)
                 last[key] = max(last[key], records[-1].offset)
+        return last
     finally:
         await probe.stop()
 
@@ -387,19 +393,42 @@ class EmbeddedBrokerTableManager(ChurnTableManager):
     recovery_class = EmbeddedBrokerRecovery
 
 
-async def consumer_lag(app, topics: frozenset[str]) -> dict[str, int]:  # noqa: ANN001
-    """Per topic of ``topics``, over the partitions assigned to this worker: log end offset
-    minus the committed offset (the earliest offset where nothing was committed yet)."""
+async def group_committed(app: faust.App, tps: list[TP]) -> dict[TP, int | None]:
+    """The offsets the group committed, asked of the broker (``None``: nothing committed). Faust's own
+    record (:func:`committed_offset`) is filled only when it seeks, after the recovery callbacks ran."""
+    thread = app.consumer._thread  # noqa: SLF001 - the consumer lives in its own thread and event loop
+    consumer = thread._ensure_consumer()  # noqa: SLF001
+
+    async def ask() -> dict[TP, int | None]:
+        got = await asyncio.gather(*(consumer.committed(tp) for tp in tps))
+        return dict(zip(tps, got))
+
+    return await thread.call_thread(ask)
+
+
+async def unread(app: faust.App, topics: frozenset[str], *, true_ends: bool = False) -> dict[TP, tuple[int, int]]:
+    """Per partition of ``topics`` assigned to this worker: ``(start, end)``, where the group goes on
+    reading (its committed offset; the earliest offset where nothing was committed yet) and the
+    broker's end offset. ``true_ends``: on the embedded broker, which reports a partition's end as its
+    last batch's first offset + 1, read the records after it (:func:`last_offsets`)."""
     tps = [tp for tp in app.consumer.assignment() if tp.topic in topics]
     if not tps:
         return {}
-    ends = await app.consumer.highwaters(*tps)
-    done = {tp: committed_offset(app, tp.topic, tp.partition) for tp in tps}
-    missing = [tp for tp, off in done.items() if off is None]
+    ends = dict(await app.consumer.highwaters(*tps))
+    if true_ends:
+        reported = {tp: ends[tp] - 1 for tp in tps if ends.get(tp) is not None}
+        ends.update({tp: last + 1 for tp, last in (await last_offsets(app.conf.broker, reported, until_quiet=False)).items()})
+    starts = await group_committed(app, tps)
+    missing = [tp for tp, off in starts.items() if off is None]
     if missing:
-        done.update(await app.consumer.earliest_offsets(*missing))
+        starts.update(await app.consumer.earliest_offsets(*missing))
+    return {tp: (starts[tp], ends[tp]) for tp in tps if starts.get(tp) is not None and ends.get(tp) is not None}
+
+
+async def consumer_lag(app: faust.App, topics: frozenset[str]) -> dict[str, int]:
+    """Per topic of ``topics``, over the partitions assigned to this worker: log end offset
+    minus the committed offset (the earliest offset where nothing was committed yet)."""
     lag: dict[str, int] = {}
-    for tp in tps:
-        end, at = ends.get(tp), done.get(tp)
-        lag[tp.topic] = lag.get(tp.topic, 0) + (max(0, end - at) if end is not None and at is not None else 0)
+    for tp, (start, end) in (await unread(app, topics)).items():
+        lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - start)
     return lag

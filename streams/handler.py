@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
@@ -89,6 +89,7 @@ class CustomerHandler:
         self.max_future = timedelta(seconds=edge.max_future_s)
         self.watermarks: dict[int, float] = {}
         self.heads: dict[int, dict[str, float]] = {}  # partition → activity topic → latest event time
+        self.pending: dict[int, dict[str, int]] = {}  # partition → activity topic with a backlog → its end offset
         self.activity_topics = frozenset(t for t, types in accepts.items() if types & INPUT_TYPES)
         self._consumed = metrics.bind_topics([*accepts, self.ticks_topic], edge.topic_prefix)  # bound once, not per message
         self._redis_errors = metrics.redis_errors.labels(path="event")
@@ -129,6 +130,8 @@ class CustomerHandler:
 
     async def _handle(self, msg: Any) -> str:
         topic, partition, offset, key, value = msg.topic, msg.partition, msg.offset, msg.key, msg.value
+        if self.pending:
+            self._read_to_end(topic, partition, offset)
         if self.watch is not None and (skipped := self.watch.observe(topic, partition, offset)):
             self.metrics.offset_gaps.inc(skipped)
         before = self._records.snapshot(key) if key is not None else None
@@ -194,12 +197,16 @@ class CustomerHandler:
         """The partition's watermark: the minimum, over the input topics seen on this
         partition, of the latest event time on each. Faust reads topics independently, so
         one topic may run ahead of another; the slowest one bounds what has surely passed.
+        While a topic that had a backlog at assignment is not read yet (:meth:`hold_for_backlogs`),
+        the watermark stays where it is.
         """
         heads = self.heads.setdefault(partition, {})
         if topic not in self.activity_topics:  # sparse side topics (profiles, outcomes, erasure) neither hold it
             return self.watermarks.get(partition, float("-inf"))  # back nor move it: none yet, nothing is due
         if t > heads.get(topic, float("-inf")):
             heads[topic] = t
+        if self.pending and self._release(topic, partition):
+            return self.watermarks.get(partition, float("-inf"))
         wm = min(heads.values())
         if wm > self.watermarks.get(partition, float("-inf")):
             self.watermarks[partition] = wm
@@ -208,6 +215,40 @@ class CustomerHandler:
                 gauge = self._watermark_gauges[partition] = self.metrics.watermark.labels(partition=str(partition))
             gauge.set(wm)
         return self.watermarks[partition]
+
+    def hold_for_backlogs(self, ends: Mapping[tuple[str, int], int]) -> None:
+        """After an assignment: ``ends`` maps each input (topic, partition) with a backlog (messages
+        after the group's committed offset) to the broker's end offset then.
+
+        Faust reads the topics independently: after a restart, a rebalance or in a fresh group it
+        may read one topic's backlog before the first message of another arrives, and a topic not
+        seen yet does not hold the watermark back. So a partition's watermark stays put while any
+        of its activity topics with a backlog is pending: until a valid event of it was read, or a
+        message at its end offset minus one (a backlog of malformed messages only). Replaces what
+        an earlier assignment left pending."""
+        pending: dict[int, dict[str, int]] = {}
+        for (topic, partition), end in ends.items():
+            if topic in self.activity_topics:
+                pending.setdefault(partition, {})[topic] = end
+        self.pending = pending
+        for partition, held in sorted(pending.items()):
+            log.info("partition %s: watermark held until %s are read", partition, ", ".join(sorted(held)))
+
+    def _read_to_end(self, topic: str, partition: int, offset: int) -> None:
+        held = self.pending.get(partition)
+        if held is not None and topic in held and offset >= held[topic] - 1:
+            self._release(topic, partition)
+
+    def _release(self, topic: str, partition: int) -> bool:
+        """``topic`` was read on ``partition``: it holds the watermark no longer; True while another does."""
+        held = self.pending.get(partition)
+        if held is None:
+            return False
+        held.pop(topic, None)
+        if held:
+            return True
+        del self.pending[partition]
+        return False
 
     async def _tick(self, msg: Any, key: bytes | None, value: bytes | None, source: str) -> str:
         if key is None or value is None:

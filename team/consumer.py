@@ -86,7 +86,7 @@ async def consume(rt: Any) -> None:
     cons = AIOKafkaConsumer(*kinds, bootstrap_servers=rt.settings.bootstrap_servers, group_id=rt.settings.api_group,
                             enable_auto_commit=False, auto_offset_reset="earliest", session_timeout_ms=10_000,
                             heartbeat_interval_ms=1_000, metadata_max_age_ms=5_000,
-                            fetch_max_wait_ms=round(rt.settings.fetch_wait_s * 1000))
+                            fetch_max_wait_ms=round(rt.settings.fetch_max_wait_s * 1000))
     await cons.start()
     rt.consumer_running = True
     rt.metrics.consumer_up.set(1)

@@ -103,3 +103,71 @@ def test_the_worker_consumer_waits_at_most_the_configured_time_in_an_empty_fetch
     """Faust builds it with 1,500 ms; the embedded broker holds a fetch that long even when records arrive."""
     assert asyncio.run(_worker_consumer_fetch_wait(0.05)) == 50
     assert asyncio.run(_worker_consumer_fetch_wait(0.2)) == 200
+
+
+class _ClientConsumer:
+    """aiokafka's consumer as ``committed`` sees it: the group's offsets on the broker."""
+
+    def __init__(self, committed: dict) -> None:
+        self.offsets, self.asked = committed, []
+
+    async def committed(self, tp) -> int | None:  # noqa: ANN001
+        self.asked.append(tp)
+        return self.offsets.get(tp)
+
+
+class _ConsumerThread:
+    def __init__(self, client: _ClientConsumer) -> None:
+        self.client, self.calls = client, 0
+
+    def _ensure_consumer(self) -> _ClientConsumer:
+        return self.client
+
+    async def call_thread(self, fun, *args):  # noqa: ANN001, ANN201 - runs it here instead of in the thread
+        self.calls += 1
+        return await fun(*args)
+
+
+def _app(assigned: list, ends: dict, earliest: dict, committed: dict) -> SimpleNamespace:
+    """A Faust app whose own record of committed offsets is still empty (it is filled only when it seeks)."""
+    async def highwaters(*tps):  # noqa: ANN001, ANN202
+        return {tp: ends[tp] for tp in tps}
+
+    async def earliest_offsets(*tps):  # noqa: ANN001, ANN202
+        return {tp: earliest[tp] for tp in tps}
+
+    consumer = SimpleNamespace(assignment=lambda: set(assigned), highwaters=highwaters, earliest_offsets=earliest_offsets,
+                               _committed_offset={}, _thread=_ConsumerThread(_ClientConsumer(committed)))
+    return SimpleNamespace(consumer=consumer, conf=SimpleNamespace(broker=["kafka://probe:9092"]))
+
+
+def test_unread_starts_at_the_offsets_committed_on_the_broker_or_the_earliest():
+    from faust.types import TP
+
+    orders0, orders1, support0, ticks0 = TP("orders", 0), TP("orders", 1), TP("support", 0), TP("ticks", 0)
+    app = _app([orders0, orders1, support0, ticks0], ends={orders0: 50, orders1: 7, support0: 9, ticks0: 3},
+               earliest={orders1: 2, support0: 9}, committed={orders0: 40})
+    got = asyncio.run(faust_compat.unread(app, frozenset({"orders", "support"})))
+    assert got == {orders0: (40, 50), orders1: (2, 7), support0: (9, 9)}
+    assert sorted(app.consumer._thread.client.asked) == [orders0, orders1, support0]
+    assert app.consumer._thread.calls == 1, "asked in the consumer's own thread, at once"
+    assert asyncio.run(faust_compat.consumer_lag(app, frozenset({"orders", "support"}))) == {"orders": 15, "support": 0}
+    assert asyncio.run(faust_compat.unread(app, frozenset({"activity"}))) == {}
+
+
+def test_unread_with_true_ends_reads_past_the_end_the_embedded_broker_reports(monkeypatch):
+    from faust.types import TP
+
+    orders0, support0, empty = TP("orders", 0), TP("support", 0), TP("orders", 1)
+    app = _app([orders0, support0, empty], ends={orders0: 21, support0: 5, empty: 0}, earliest={empty: 0},
+               committed={orders0: 25, support0: 5})
+    probed = []
+
+    async def last_offsets(brokers, reported, deadline_s=60.0, *, until_quiet=True):  # noqa: ANN001, ANN202
+        probed.append((brokers, dict(reported), until_quiet))
+        return {orders0: 29, support0: 4, empty: -1}  # orders' last batch, 20..29, reported as ending at 21
+
+    monkeypatch.setattr(faust_compat, "last_offsets", last_offsets)
+    got = asyncio.run(faust_compat.unread(app, frozenset({"orders", "support"}), true_ends=True))
+    assert probed == [(["kafka://probe:9092"], {orders0: 20, support0: 4, empty: -1}, False)]
+    assert got == {orders0: (25, 30), support0: (5, 5), empty: (0, 0)}

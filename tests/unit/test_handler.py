@@ -490,6 +490,87 @@ def test_after_a_restart_a_side_topic_message_first_does_not_fire_checkpoints(sc
     scratch_redis.run(body)
 
 
+async def restarted(redis, prefix: str, first: World, backlogs: dict[str, int] | None) -> World:
+    """A worker started on ``first``'s table, told which input topics of partition 0 have a backlog
+    (topic setting → end offset; ``None``: not told, as before the hold)."""
+    table = Table()
+    table.update(first.table)
+    w = world(redis, prefix, table=table)
+    await w.handler.rebuild_sweep()
+    if backlogs is not None:
+        w.handler.hold_for_backlogs({(w.settings.topic(t), 0): end for t, end in backlogs.items()})
+    return w
+
+
+def test_after_an_assignment_a_topic_with_a_backlog_holds_the_watermark_until_its_first_event(scratch_redis):
+    """Faust may read the orders backlog before the first support ticket arrives."""
+    async def body(redis):
+        first = world(redis, scratch_redis.prefix)
+        check = await weekly_orders_then_silence(first, "c1")
+        await first.feed("support", support("c3", 0, T0))
+        ahead = order("c2", 0, to_dt(check) + 20 * DAY)
+
+        unheld = await restarted(redis, scratch_redis.prefix, first, None)
+        await unheld.feed("orders", ahead)
+        assert unheld.record("c1").next_check > check, "not held, orders alone run c1's checkpoint early"
+
+        w = await restarted(redis, scratch_redis.prefix, first, {"orders": 500, "support": 40})
+        await w.feed("orders", ahead, offset=100)
+        await w.feed("orders", order("c2", 1, to_dt(check) + 30 * DAY), offset=101)
+        await w.feed("profiles", profile("c4", to_dt(check) + 30 * DAY), offset=7)  # a side topic releases nothing
+        assert w.table[b"c1"] == first.table[b"c1"] and w.on("alerts") == [] and w.watermark() is None
+        assert w.handler.heads[0] == {w.settings.topic("orders"): (to_dt(check) + 30 * DAY).timestamp()}, "heads recorded"
+
+        await w.feed("support", support("c3", 1, to_dt(check) - DAY), offset=20)  # support's first: not past the check
+        assert w.watermark() == (to_dt(check) - DAY).timestamp() and w.table[b"c1"] == first.table[b"c1"]
+        assert w.handler.pending == {}
+        await w.feed("support", support("c3", 2, to_dt(check) + DAY), offset=21)
+        assert w.watermark() == (to_dt(check) + DAY).timestamp() and w.record("c1").next_check > check
+    scratch_redis.run(body)
+
+
+def test_a_topic_without_a_backlog_does_not_hold_the_watermark(scratch_redis):
+    """A partition without support tickets still gets its checkpoints, as before."""
+    async def body(redis):
+        first = world(redis, scratch_redis.prefix)
+        check = await weekly_orders_then_silence(first, "c1")
+        w = await restarted(redis, scratch_redis.prefix, first, {"orders": 500, "profiles": 9})
+        assert w.handler.pending == {0: {w.settings.topic("orders"): 500}}, "side topics never hold it"
+        await w.feed("orders", order("c2", 0, to_dt(check) + DAY), offset=100)
+        assert w.handler.pending == {} and w.watermark() == (to_dt(check) + DAY).timestamp()
+        assert w.record("c1").next_check > check
+    scratch_redis.run(body)
+
+
+def test_a_backlog_of_malformed_messages_stops_holding_at_its_end_offset(scratch_redis):
+    async def body(redis):
+        first = world(redis, scratch_redis.prefix)
+        check = await weekly_orders_then_silence(first, "c1")
+        w = await restarted(redis, scratch_redis.prefix, first, {"orders": 500, "support": 13})
+        await w.feed("orders", order("c2", 0, to_dt(check) + DAY), offset=100)
+        await w.feed("support", raw=b"{not json", key=b"c3", offset=10)
+        await w.feed("support", raw=b"{not json", key=b"c3", offset=11)
+        assert w.handler.pending == {0: {w.settings.topic("support"): 13}} and w.table[b"c1"] == first.table[b"c1"]
+        await w.feed("support", raw=b"{not json", key=b"c3", offset=12)  # the last one at assignment
+        assert w.handler.pending == {} and w.count("dead_lettered") == 3
+        await w.feed("orders", order("c2", 1, to_dt(check) + 2 * DAY), offset=101)
+        assert w.watermark() == (to_dt(check) + 2 * DAY).timestamp() and w.record("c1").next_check > check
+    scratch_redis.run(body)
+
+
+def test_a_new_assignment_replaces_what_the_last_one_left_pending(scratch_redis):
+    async def body(redis):
+        w = world(redis, scratch_redis.prefix)
+        orders, support_topic = w.settings.topic("orders"), w.settings.topic("support")
+        w.handler.hold_for_backlogs({(orders, 0): 5, (support_topic, 0): 8, (orders, 1): 3})
+        assert w.handler.pending == {0: {orders: 5, support_topic: 8}, 1: {orders: 3}}
+        w.handler.hold_for_backlogs({(support_topic, 1): 4})
+        assert w.handler.pending == {1: {support_topic: 4}}
+        w.handler.hold_for_backlogs({})
+        assert w.handler.pending == {}
+    scratch_redis.run(body)
+
+
 def test_an_exception_while_processing_is_dead_lettered_as_processing_error_and_the_handler_goes_on(scratch_redis):
     async def body(redis):
         w = world(redis, scratch_redis.prefix)
