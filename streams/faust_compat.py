@@ -406,10 +406,12 @@ async def group_committed(app: faust.App, tps: list[TP]) -> dict[TP, int | None]
     return await thread.call_thread(ask)
 
 
-async def unread(app: faust.App, topics: frozenset[str], *, true_ends: bool = False) -> dict[TP, tuple[int, int]]:
+async def unread(app: faust.App, topics: frozenset[str], *, ask: bool = False,
+                 true_ends: bool = False) -> dict[TP, tuple[int, int]]:
     """Per partition of ``topics`` assigned to this worker: ``(start, end)``, where the group goes on
     reading (its committed offset; the earliest offset where nothing was committed yet) and the
-    broker's end offset. ``true_ends``: on the embedded broker, which reports a partition's end as its
+    broker's end offset. ``ask``: the committed offsets asked of the broker (:func:`group_committed`),
+    not Faust's own record, which is filled only when it seeks after a recovery. ``true_ends``: on the embedded broker, which reports a partition's end as its
     last batch's first offset + 1, read the records after it (:func:`last_offsets`)."""
     tps = [tp for tp in app.consumer.assignment() if tp.topic in topics]
     if not tps:
@@ -418,7 +420,8 @@ async def unread(app: faust.App, topics: frozenset[str], *, true_ends: bool = Fa
     if true_ends:
         reported = {tp: ends[tp] - 1 for tp in tps if ends.get(tp) is not None}
         ends.update({tp: last + 1 for tp, last in (await last_offsets(app.conf.broker, reported, until_quiet=False)).items()})
-    starts = await group_committed(app, tps)
+    starts = (await group_committed(app, tps) if ask
+              else {tp: committed_offset(app, tp.topic, tp.partition) for tp in tps})
     missing = [tp for tp, off in starts.items() if off is None]
     if missing:
         starts.update(await app.consumer.earliest_offsets(*missing))

@@ -39,7 +39,8 @@ def register(rt: Runtime) -> None:
         """After an assignment, before Faust seeks the partitions to the committed offsets: the input
         partitions with a backlog hold their watermark until read (``CustomerHandler.hold_for_backlogs``)."""
         try:
-            got = await asyncio.wait_for(unread(rt.app, rt.handler.activity_topics, true_ends=rt.settings.embedded_broker),
+            got = await asyncio.wait_for(unread(rt.app, rt.handler.activity_topics, ask=True,
+                                                true_ends=rt.settings.embedded_broker),
                                          timeout=rt.app.conf.broker_request_timeout)
         except Exception:  # noqa: BLE001 - Faust would drop the exception (and the callbacks after it) silently
             log.exception("cannot read the input backlogs: watermarks are not held after this assignment")
