@@ -6,6 +6,7 @@ from __future__ import annotations
 import faust
 
 from config.settings import Settings
+from streams import faust_compat
 from streams import store as store_mod
 
 
@@ -20,7 +21,7 @@ def build_app(settings: Settings) -> faust.App:
         raise ValueError("bootstrap_servers must be resolved before building the app (see services.services)")
     brokers = [f"kafka://{h.strip()}" for h in settings.bootstrap_servers.split(",") if h.strip()]
     store = "memory://" if settings.store == "memory" else store_mod.register()  # RocksDB, bounded per worker
-    return faust.App(
+    return faust_compat.App(  # stream queues that take partitions in turn (faust_compat.PartitionTurns)
         settings.app_id,
         broker=brokers,
         store=store,

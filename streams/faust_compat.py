@@ -21,6 +21,9 @@
   access and send, which nothing here reads (the worker's metrics are its own).
 - :func:`ack_current_generation_only`: an ack of a message delivered before the current
   rebalance does not count (the message is read again from the committed offset).
+- :class:`App`: Faust's app whose stream queues take events one partition at a time in turn
+  (:class:`PartitionTurns`), so that a flood read ahead on one partition does not hold the
+  others back; asyncio's queue hooks (``_init``, ``_put``, ``_get``) and Faust's queue factory.
 - Faust's recovery, with the consumer's flow stopped while the stream partitions are sought
   (:class:`ChurnTableManager`, always), and, on the embedded Tansu broker only, changelog
   highwaters raised to the last offset present (:class:`EmbeddedBrokerTableManager`).
@@ -45,7 +48,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import weakref
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
@@ -61,6 +64,7 @@ from faust.transport.producer import ProducerBuffer
 from faust.types import TP
 from mode import Service
 from mode.services import WaitResults
+from mode.utils.queues import ThrowableQueue
 
 from schemas.errors import ConfigError
 
@@ -435,3 +439,78 @@ async def consumer_lag(app: faust.App, topics: frozenset[str]) -> dict[str, int]
     for tp, (start, end) in (await unread(app, topics)).items():
         lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - start)
     return lag
+
+
+class PartitionTurns:
+    """The container of a stream queue (what ``asyncio.Queue`` keeps in a deque): in order within a
+    partition number, taken from one partition at a time in turn.
+
+    One worker's customer agent reads all its partitions into one queue. First in, first out, a
+    burst read ahead on one partition (the fetcher reads far faster than the agent handles) put
+    every other partition's next message behind all of it: measured, ten probe customers on the
+    other partition waited 1.1-1.7 s behind 9,474 malformed messages, nearly the whole burst.
+    Kafka orders a partition only, and the input topics are co-partitioned, so keeping each
+    partition number's own arrival order (every topic of it together: a customer's messages stay
+    in the order they came) keeps every order the worker relies on.
+
+    >>> from types import SimpleNamespace as event
+    >>> q = PartitionTurns()
+    >>> for p, x in [(0, "a"), (0, "b"), (0, "c"), (1, "x"), (0, "d"), (1, "y")]:
+    ...     q.append(event(message=event(partition=p), value=x))
+    >>> [q.popleft().value for _ in range(len(q))]
+    ['a', 'x', 'b', 'y', 'c', 'd']
+    """
+
+    __slots__ = ("_parts", "_turns", "_n")
+
+    def __init__(self) -> None:
+        self._parts: dict[int | None, deque] = {}
+        self._turns: deque = deque()  # partitions with something queued, whose turn is next first
+        self._n = 0
+
+    def append(self, item: Any) -> None:
+        message = getattr(item, "message", None)  # a stream event; anything else queues as one partition
+        key = getattr(message, "partition", None)
+        part = self._parts.get(key)
+        if part is None:
+            part = self._parts[key] = deque()
+            self._turns.append(key)
+        part.append(item)
+        self._n += 1
+
+    def popleft(self) -> Any:
+        key = self._turns[0]  # IndexError when empty, as a deque's (asyncio takes only from a non-empty queue)
+        part = self._parts[key]
+        item = part.popleft()
+        self._n -= 1
+        if part:
+            self._turns.rotate(-1)
+        else:
+            del self._parts[key]
+            self._turns.popleft()
+        return item
+
+    def clear(self) -> None:
+        self._parts.clear()
+        self._turns.clear()
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __bool__(self) -> bool:
+        return self._n > 0
+
+
+class PartitionFairQueue(ThrowableQueue):
+    """Faust's stream queue (flow control, pressure callbacks, errors) on :class:`PartitionTurns`."""
+
+    def _init(self, maxsize: int) -> None:  # asyncio.Queue's hook for its container
+        self._queue = PartitionTurns()
+
+
+class App(faust.App):
+    """Faust's app with :class:`PartitionFairQueue` for every channel's queue."""
+
+    def FlowControlQueue(self, maxsize: int | None = None, *, clear_on_resume: bool = False) -> ThrowableQueue:  # noqa: N802 - Faust's name
+        return PartitionFairQueue(maxsize=maxsize, flow_control=self.flow_control, clear_on_resume=clear_on_resume)

@@ -23,6 +23,7 @@ from schemas.badmessages import bad_messages
 from schemas.events import AppActivityEvent, OrderEvent, SupportEvent
 from services.embedded import free_port
 from streams.publish import ensure_topics, producer
+from streams.sweep import partition_of
 from tests.integration.kafka import outcome_counts, publish, run, wait_for
 
 pytestmark = pytest.mark.integration
@@ -45,10 +46,11 @@ def trigger(cid: str) -> AppActivityEvent:
                             event_type="app_activity", activity="uninstall", platform="ios")
 
 
-async def probe(s, cids: list[str], before=None, drained=lambda: True) -> tuple[dict[str, float], float]:  # noqa: ANN001
+async def probe(s, cids: list[str], before=None, drained=lambda: True,  # noqa: ANN001
+                alerted=lambda cid: None) -> tuple[dict[str, float], float]:  # noqa: ANN001
     """Publish each probe's trigger (after ``before`` messages, if given); return the seconds from
     each one's publication to its alert on churn-alerts, and from the first publication until
-    ``drained()`` held."""
+    ``drained()`` held. ``alerted(cid)`` is called as each probe's alert is read."""
     cons = AIOKafkaConsumer(s.topic("alerts"), bootstrap_servers=s.bootstrap_servers, auto_offset_reset="earliest",
                             group_id=None, fetch_max_wait_ms=20)  # the embedded broker holds a fetch this long
     await cons.start()
@@ -74,6 +76,7 @@ async def probe(s, cids: list[str], before=None, drained=lambda: True) -> tuple[
                     cid = r.key.decode()
                     if cid in sent and cid not in got:
                         got[cid] = time.monotonic() - sent[cid]
+                        alerted(cid)
     finally:
         await prod.stop()
         await cons.stop()
@@ -116,3 +119,34 @@ def test_malformed_bursts_and_a_flooding_customer_do_not_starve_the_others(run_s
     assert max(flooded.values()) <= drain_s + SLACK_S, "the probes waited longer than the burst ahead of them"
     assert counts["dead_lettered"] == N_BAD
     assert counts["applied"] >= 7 * N_PROBES + N_HOT, "the flooding customer's events and the probes are all applied"
+
+
+def test_a_flood_on_one_partition_does_not_hold_the_other_partition_back(run_settings):
+    """A worker reads all its partitions into one queue; taken first in, first out, whatever was read
+    ahead on the flooded partition went first, and the other partition's probes waited for nearly
+    the whole burst. Its queue takes the partitions in turn (``streams.faust_compat.PartitionTurns``):
+    the other partition's probes are alerted while most of the burst is still to be worked off."""
+    port = free_port()
+    s = run_settings.with_updates(clock="wall", metrics_port=port, min_labels=10**9)
+    now = datetime.now(UTC)
+    rng = random.Random(7)
+    bad = [value for value, _ in bad_messages(rng, N_BAD, ["x0"], now, max_bytes=s.max_message_bytes)
+           if len(value) < 10_000]  # one broken producer's messages, on one key
+    flooded = partition_of(b"x0", s.partitions)
+    topics = [s.topic("orders"), s.topic("support"), s.topic("activity")]
+    burst = [(rng.choice(topics), b"x0", value) for value in bad]
+    names = (f"other-{i}" for i in range(10**4))
+    other = [c for c in names if partition_of(c.encode(), s.partitions) != flooded][:N_PROBES // 2]
+    run(ensure_topics(s))
+    with WorkerProcess(s, "flood-one-partition") as worker:
+        run(publish(s, [e for c in other for e in warm(c, now)]))
+        wait_for(lambda: outcome_counts(port).get("applied", 0) >= 3 * len(other), "probes warmed up", [worker], 60)
+        worked_off: list[float] = []  # malformed messages dead-lettered when each probe's alert was read
+        got, drain_s = run(probe(s, other, before=burst, drained=lambda: outcome_counts(port).get("dead_lettered", 0) >= len(bad),
+                                 alerted=lambda cid: worked_off.append(outcome_counts(port).get("dead_lettered", 0))))
+        assert worker.alive()
+    print(f"{len(bad):,} malformed on partition {flooded}: the other partition's probes alerted after "
+          f"{sorted(got.values())[len(got) // 2]:.3f}/{max(got.values()):.3f} s (p50/max), with "
+          f"{max(worked_off):,.0f} of the burst worked off; all of it in {drain_s:.1f} s")
+    assert len(got) == len(other), "a probe's alert never arrived"
+    assert max(worked_off) <= 0.6 * len(bad), "the other partition waited behind most of the flooded one's burst"
