@@ -457,8 +457,8 @@ class PartitionTurns:
     >>> q = PartitionTurns()
     >>> for p, x in [(0, "a"), (0, "b"), (0, "c"), (1, "x"), (0, "d"), (1, "y")]:
     ...     q.append(event(message=event(partition=p), value=x))
-    >>> [q.popleft().value for _ in range(len(q))]
-    ['a', 'x', 'b', 'y', 'c', 'd']
+    >>> len(list(q)), [q.popleft().value for _ in range(len(q))]
+    (6, ['a', 'x', 'b', 'y', 'c', 'd'])
     """
 
     __slots__ = ("_parts", "_turns", "_n")
@@ -500,6 +500,9 @@ class PartitionTurns:
 
     def __bool__(self) -> bool:
         return self._n > 0
+
+    def __iter__(self) -> Any:  # what a queue's repr lists: each partition's items, in turn order
+        return (item for key in self._turns for item in self._parts[key])
 
 
 class PartitionFairQueue(ThrowableQueue):

@@ -14,7 +14,8 @@ def test_freezing_takes_what_exists_out_of_full_collections_and_refcounting_stil
     keep = [Node() for _ in range(1000)]
     try:
         frozen = freeze_startup_objects()
-        assert frozen >= 1000 and gc.get_freeze_count() == frozen
+        # Another thread of the test process may free a frozen object in between (CI saw one of 349,021).
+        assert frozen >= 1000 and frozen - 100 <= gc.get_freeze_count() <= frozen
         tracked = len(gc.get_objects())
         assert tracked < frozen, "frozen objects are still scanned by full collections"
         import weakref
