@@ -88,15 +88,15 @@ def faust_floor(settings: Settings, total: int, *, deadline_s: float = 300.0) ->
     return float(rate[0])
 
 
-def scraped(port: int, prefix: str, family: str | None = None) -> float:
-    """Sum of a worker's /metrics samples whose line starts with ``prefix``; 0 before it is up.
-    With ``family``, only that metric family is asked for (cheap enough to poll often)."""
+def scraped(port: int, prefix: str, family: str | None = None, contains: str = "") -> float:
+    """Sum of a worker's /metrics samples whose line starts with ``prefix`` (and holds ``contains``); 0 before
+    it is up. With ``family``, only that metric family is asked for (cheap enough to poll often)."""
     query = f"?name[]={family}" if family else ""
     try:
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics{query}", timeout=2).read().decode()
     except OSError:
         return 0.0
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix))
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix) and contains in line)
 
 
 def handled(port: int) -> float:

@@ -183,8 +183,8 @@ def latency_rows(s: Settings, rate: float, seconds: float, profile: Path | None 
             (f"latency input append → alert append, p50/p95/p99 ({got['matched']} alerts)", ms(got["broker"]), "", "")]
 
 
-def print_table(rows: list[tuple[str, str, str, str]]) -> None:
-    head = ("what", "figure", "baseline, same run", "target")
+def print_table(rows: list[tuple[str, str, str, str]],
+                head: tuple[str, str, str, str] = ("what", "figure", "baseline, same run", "target")) -> None:
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
     print()
     for r in [head, tuple("-" * w for w in widths), *rows]:

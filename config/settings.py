@@ -170,6 +170,10 @@ class Settings(BaseSettings):
                                      "(changelog records, labels, alerts and offers of a batch go out in a few requests).")
     producer_batch_bytes: int = Field(default=256 * 1024, ge=16 * 1024, description="Largest producer batch per partition.")
     stream_buffer: int = Field(default=16_384, ge=1, description="Messages Faust buffers per input partition ahead of the agent.")
+    poll_records: int = Field(default=100, ge=1, description="Records the consumer hands over at a time, taking its "
+                              "partitions in turn: a burst fetched on one partition does not hold the others back.")
+    prefetch_backoff_s: float = Field(default=0.02, gt=0, description="While some partitions' fetched records wait to "
+                                      "be handed over, the others are fetched again after this long (aiokafka's: 0.1 s).")
     fetch_max_wait_s: float = Field(default=0.05, gt=0, le=30, description="Longest a consumer's fetch waits at the broker "
                                     "when there is nothing to read (Faust's is fixed at 1.5 s). A broker that does not "
                                     "answer a waiting fetch when records arrive (the embedded one) holds them this long.")

@@ -41,6 +41,7 @@ def build_app(settings: Settings) -> faust.App:
         # ahead of a batch being handled; a few ms of linger packs a batch's changelog records,
         # labels, alerts and offers into a few produce requests instead of one each.
         stream_buffer_maxsize=settings.stream_buffer,
+        broker_max_poll_records=settings.poll_records,  # a burst fetched is handed over in slices (faust_compat.tune_fetcher)
         producer_linger=settings.producer_linger_s,
         producer_max_batch_size=settings.producer_batch_bytes,
         table_standby_replicas=0,

@@ -39,7 +39,8 @@ def bootstrap(settings: Settings, *, app: faust.App | None = None, redis: aiored
     faust_compat.deliver_without_tasks()
     faust_compat.flush_completely()  # before a commit, every table write is with the client producer
     faust_compat.producer_buffer_limit(2 * settings.batch_max)  # a batch's writes do not stop the next batch's delivery
-    faust_compat.fetch_max_wait(settings.fetch_max_wait_s)  # a record sent to an idle worker is not held at the broker
+    faust_compat.tune_fetcher(max_wait_s=settings.fetch_max_wait_s,  # a record sent to an idle worker is not held at the
+                              prefetch_backoff_s=settings.prefetch_backoff_s)  # broker; partitions handed over in turn
     faust_compat.ack_current_generation_only()  # a batch that outlived a rebalance is read again, not committed
     if settings.role == "learner":  # its own group: it reads the labels topic only
         settings = settings.model_copy(update={"app_id": f"{settings.app_id}-learner"})

@@ -90,7 +90,7 @@ async def _worker_consumer_fetch_wait(seconds: float) -> int:
     from config.settings import Settings
     from streams.app import build_app
 
-    faust_compat.fetch_max_wait(seconds)
+    faust_compat.tune_fetcher(max_wait_s=seconds, prefetch_backoff_s=0.02)
     app = build_app(Settings(bootstrap_servers="127.0.0.1:1"))  # nothing is connected: the consumer is only built
     consumer = app.consumer._thread._create_worker_consumer(app.transport)  # noqa: SLF001
     try:

@@ -1,0 +1,75 @@
+"""The worker's consumer hands over what it fetched a partition at a time in turn
+(``streams.faust_compat.tune_fetcher``): records fetched on one partition while another's burst
+waits to be handed over go next, not after the whole burst. On the real broker and aiokafka."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from streams.faust_compat import hand_over_in_turns
+from streams.publish import producer
+from tests.integration.kafka import run
+
+pytestmark = pytest.mark.integration
+BURST, SLICE = 3_000, 100
+
+
+async def _burst_handed_over_first(settings, in_turns: bool) -> int:  # noqa: ANN001
+    """How many of a burst on partition 1 are handed over before a record sent to partition 0 after
+    the burst was fetched."""
+    name = f"{settings.topic_prefix}turns-{uuid.uuid4().hex[:6]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, 2, 1)])
+    finally:
+        await admin.close()
+    burst, other = TopicPartition(name, 1), TopicPartition(name, 0)
+    prod = producer(settings)
+    await prod.start()
+    cons = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
+                            max_poll_records=SLICE, fetch_max_wait_ms=20, auto_offset_reset="earliest")
+    try:
+        for i in range(BURST):
+            await prod.send(name, f"burst-{i}".encode(), partition=1)
+        await prod.flush()
+        await cons.start()
+        cons.assign([burst, other])
+        if in_turns:
+            hand_over_in_turns(cons, prefetch_backoff_s=0.02)
+        handed = len((await cons.getmany(burst, other, timeout_ms=10_000)).get(burst, []))
+        assert handed == SLICE, "the first slice is the burst's"
+        await (await prod.send(name, b"probe", partition=0))
+        fetcher = cons._fetcher  # noqa: SLF001 - polled: the probe fetched while the burst waits to be handed over
+        deadline = time.monotonic() + 30
+        while other not in fetcher._records:  # noqa: SLF001
+            assert time.monotonic() < deadline, "the probe was never fetched"
+            await asyncio.sleep(0.005)  # the fetcher's task runs meanwhile
+        while True:
+            got = await cons.getmany(burst, other, timeout_ms=10_000)
+            assert got, "nothing more was handed over"
+            if other in got:
+                return handed
+            handed += len(got.get(burst, []))
+    finally:
+        await cons.stop()
+        await prod.stop()
+
+
+def test_a_record_fetched_behind_a_burst_on_another_partition_is_handed_over_next(run_settings):
+    before = run(_burst_handed_over_first(run_settings, in_turns=True))
+    print(f"{before:,} of the burst of {BURST:,} went before the other partition's record")
+    assert before <= 2 * SLICE, f"{before} of the burst were handed over before the other partition's record"
+
+
+def test_without_turns_the_whole_burst_went_first(run_settings):
+    """What the turns change: aiokafka hands over the rest of the burst's fetch first."""
+    before = run(_burst_handed_over_first(run_settings, in_turns=False))
+    print(f"without turns: {before:,} of the burst of {BURST:,} went before the other partition's record")
+    assert before >= BURST // 2, before
