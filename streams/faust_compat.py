@@ -57,7 +57,7 @@ from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer
-from aiokafka.consumer.fetcher import Fetcher
+from aiokafka.consumer.fetcher import Fetcher, FetchResult
 from faust.sensors import Monitor
 from faust.streams import _current_event
 from faust.tables import TableManager
@@ -229,9 +229,10 @@ def tune_fetcher(*, max_wait_s: float, prefetch_backoff_s: float) -> None:
     of it, and Faust's delivery loop asks for more only when it has queued all it was given:
     measured, 9,473 malformed messages fetched at once kept the records of another partition,
     fetched 24 ms later, from the worker for 177 ms. With Faust's ``broker_max_poll_records``
-    (``Settings.poll_records``) each hand-over is a slice, and here the partitions sliced are put
-    behind the others (:func:`_in_turns`); while one partition's records wait to be handed over,
-    the fetcher fetches the others after ``prefetch_backoff_s`` (aiokafka's fixed 0.1 s).
+    (``Settings.poll_records``) each hand-over is a slice, here shared out among the partitions
+    holding records, those served then put behind the others (:func:`_in_turns`); while one
+    partition's records wait to be handed over, the fetcher fetches the others after
+    ``prefetch_backoff_s`` (aiokafka's fixed 0.1 s).
     """
     wait_ms = max(1, round(max_wait_s * 1000))
 
@@ -266,9 +267,29 @@ def hand_over_in_turns(consumer: AIOKafkaConsumer, prefetch_backoff_s: float) ->
 
 
 async def _in_turns(self: Fetcher, partitions: Any, timeout: float = 0, max_records: int | None = None) -> dict:
-    """aiokafka's ``fetched_records``, then :func:`behind_the_others`."""
-    got = await _FETCHED_RECORDS(self, partitions, timeout, max_records)
-    behind_the_others(self._records, got)  # noqa: SLF001 - an OrderedDict: partition → what is left of its fetch
+    """aiokafka's ``fetched_records``, with ``max_records`` shared out among the partitions holding
+    records (aiokafka fills it from the first one): a hand-over carries some of each, which Faust's
+    delivery interleaves one record per topic at a time, as it did whole fetches (a replay then
+    reads the input topics about as interleaved as they were written). Then :func:`behind_the_others`.
+
+    A partition whose fetch ended in an error is left to aiokafka's own call, which raises it
+    only when it has nothing else to return (records handed over are never dropped)."""
+    if max_records is None:
+        return await _FETCHED_RECORDS(self, partitions, timeout, None)
+    records = self._records  # noqa: SLF001 - an OrderedDict: partition → what is left of its fetch
+    holding = [tp for tp, left in records.items() if type(left) is FetchResult and (not partitions or tp in partitions)]
+    share = max(1, max_records // max(1, len(holding)))
+    got = await _FETCHED_RECORDS(self, partitions, timeout, min(share, max_records))  # waits when nothing is fetched
+    room = max_records - sum(map(len, got.values()))
+    for tp in holding:
+        if room <= 0:
+            break
+        if tp not in got and type(records.get(tp)) is FetchResult:
+            more = await _FETCHED_RECORDS(self, {tp}, 0, min(share, room))  # returns at once: it holds records
+            for k, recs in more.items():
+                got[k] = recs
+                room -= len(recs)
+    behind_the_others(records, got)
     return got
 
 

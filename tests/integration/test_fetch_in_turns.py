@@ -73,3 +73,44 @@ def test_without_turns_the_whole_burst_went_first(run_settings):
     before = run(_burst_handed_over_first(run_settings, in_turns=False))
     print(f"without turns: {before:,} of the burst of {BURST:,} went before the other partition's record")
     assert before >= BURST // 2, before
+
+
+async def _shares(settings, in_turns: bool) -> dict[int, int]:  # noqa: ANN001
+    """Records of each partition in the first hand-over once two partitions' backlogs are fetched."""
+    name = f"{settings.topic_prefix}shares-{uuid.uuid4().hex[:6]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, 2, 1)])
+    finally:
+        await admin.close()
+    tps = [TopicPartition(name, 0), TopicPartition(name, 1)]
+    prod = producer(settings)
+    await prod.start()
+    cons = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
+                            max_poll_records=SLICE, fetch_max_wait_ms=20, auto_offset_reset="earliest")
+    try:
+        for i in range(1_000):
+            for tp in tps:
+                await prod.send(name, f"{tp.partition}-{i}".encode(), partition=tp.partition)
+        await prod.flush()
+        await cons.start()
+        cons.assign(tps)
+        if in_turns:
+            hand_over_in_turns(cons, prefetch_backoff_s=0.02)
+        deadline = time.monotonic() + 30
+        while not all(tp in cons._fetcher._records for tp in tps):  # noqa: SLF001 - polled: both fetched
+            assert time.monotonic() < deadline, "the backlogs were never fetched"
+            await asyncio.sleep(0.005)  # the fetcher's task runs meanwhile
+        got = await cons.getmany(*tps, timeout_ms=10_000)
+        return {tp.partition: len(got.get(tp, [])) for tp in tps}
+    finally:
+        await cons.stop()
+        await prod.stop()
+
+
+def test_a_hand_over_carries_some_of_each_partition_holding_records(run_settings):
+    """So that Faust's delivery, which takes one record per topic at a time, interleaves the input topics
+    (a fresh group replaying the log reads them about as interleaved as they were written)."""
+    assert run(_shares(run_settings, in_turns=True)) == {0: SLICE // 2, 1: SLICE // 2}
+    assert sorted(run(_shares(run_settings, in_turns=False)).values()) == [0, SLICE], "aiokafka fills it from one"
