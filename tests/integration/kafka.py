@@ -12,12 +12,25 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from config.settings import Settings
 from schemas.catalogue import TOPIC_OF_TYPE
 from schemas.events import AppActivityEvent, OrderEvent, SupportEvent
 from streams.publish import ensure_topics, producer, publish_models
 from streams.sweep import partition_of
+
+
+async def new_topic(settings: Settings, what: str, partitions: int = 1) -> str:
+    """A topic of its own for one test (``what`` and a random suffix after the settings' prefix); its name."""
+    name = f"{settings.topic_prefix}{what}-{uuid.uuid4().hex[:6]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+    return name
 
 
 async def publish(settings: Settings, events: Iterable = (), raw: Iterable[tuple[str, bytes | None, bytes]] = ()) -> int:

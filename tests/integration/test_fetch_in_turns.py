@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.faust_compat import hand_over_in_turns
 from streams.publish import producer
-from tests.integration.kafka import run
+from tests.integration.kafka import new_topic, run
 
 pytestmark = pytest.mark.integration
 BURST, SLICE = 3_000, 100
@@ -23,13 +21,7 @@ BURST, SLICE = 3_000, 100
 async def _burst_handed_over_first(settings, in_turns: bool) -> int:  # noqa: ANN001
     """How many of a burst on partition 1 are handed over before a record sent to partition 0 after
     the burst was fetched."""
-    name = f"{settings.topic_prefix}turns-{uuid.uuid4().hex[:6]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, 2, 1)])
-    finally:
-        await admin.close()
+    name = await new_topic(settings, "turns", 2)
     burst, other = TopicPartition(name, 1), TopicPartition(name, 0)
     prod = producer(settings)
     await prod.start()
@@ -77,13 +69,7 @@ def test_without_turns_the_whole_burst_went_first(run_settings):
 
 async def _shares(settings, in_turns: bool) -> dict[int, int]:  # noqa: ANN001
     """Records of each partition in the first hand-over once two partitions' backlogs are fetched."""
-    name = f"{settings.topic_prefix}shares-{uuid.uuid4().hex[:6]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, 2, 1)])
-    finally:
-        await admin.close()
+    name = await new_topic(settings, "shares", 2)
     tps = [TopicPartition(name, 0), TopicPartition(name, 1)]
     prod = producer(settings)
     await prod.start()

@@ -5,29 +5,20 @@ broker reports a partition's end as its last batch's first offset + 1;
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from yarl import URL
 
 from streams.faust_compat import last_offsets
 from streams.publish import producer
-from tests.integration.kafka import run
+from tests.integration.kafka import new_topic, run
 
 pytestmark = pytest.mark.integration
 
 
 async def _ends(settings, batches: int, per_batch: int) -> tuple[int, int, int]:  # noqa: ANN001
     """(end reported, end found without waiting for quiet, end found reading until quiet)."""
-    name = f"{settings.topic_prefix}ends-{uuid.uuid4().hex[:6]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, 1, 1)])
-    finally:
-        await admin.close()
+    name = await new_topic(settings, "ends", 1)
     prod = producer(settings)
     await prod.start()
     try:
