@@ -279,7 +279,7 @@ async def _in_turns(self: Fetcher, partitions: Any, timeout: float = 0, max_reco
     records = self._records  # noqa: SLF001 - an OrderedDict: partition → what is left of its fetch
     holding = [tp for tp, left in records.items() if type(left) is FetchResult and (not partitions or tp in partitions)]
     share = max(1, max_records // max(1, len(holding)))
-    got = await _FETCHED_RECORDS(self, partitions, timeout, min(share, max_records))  # waits when nothing is fetched
+    got = await _FETCHED_RECORDS(self, partitions, timeout, share)  # waits when nothing is fetched yet
     room = max_records - sum(map(len, got.values()))
     for tp in holding:
         if room <= 0:
