@@ -1,6 +1,7 @@
-"""The worker's consumer hands over what it fetched a partition at a time in turn
-(``streams.faust_compat.tune_fetcher``): records fetched on one partition while another's burst
-waits to be handed over go next, not after the whole burst. On the real broker and aiokafka."""
+"""The worker's consumer hands over what it fetched in slices shared among the partitions holding
+records, in turn (``streams.faust_compat.tune_fetcher``): records fetched on one partition while
+another's burst waits to be handed over go next, not after the whole burst. On the real broker
+and aiokafka."""
 
 from __future__ import annotations
 
