@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/quality.py
 	$(VENV)/bin/python bench/state_and_sweep.py
 	$(VENV)/bin/python bench/throughput.py
+	$(VENV)/bin/python bench/floods.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

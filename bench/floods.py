@@ -23,24 +23,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import sys
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
-from bench.broker import scraped
-from bench.latency import pct
-from bench.throughput import machine, print_table
-from cli.procs import WorkerProcess
-from config.settings import Settings
-from schemas.badmessages import bad_messages
-from schemas.events import AppActivityEvent, OrderEvent, SupportEvent
-from services.embedded import free_port
-from services.resolve import services
-from streams.publish import ensure_topics, producer
-from streams.sweep import partition_of
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, like the other benches
+
+from bench.broker import publish, scraped  # noqa: E402
+from bench.latency import pct  # noqa: E402
+from bench.throughput import machine, print_table  # noqa: E402
+from bench.workload import as_messages  # noqa: E402
+from cli.procs import WorkerProcess  # noqa: E402
+from config.settings import Settings  # noqa: E402
+from schemas.badmessages import bad_messages  # noqa: E402
+from schemas.events import AppActivityEvent, OrderEvent, SupportEvent  # noqa: E402
+from services.embedded import free_port  # noqa: E402
+from services.resolve import services  # noqa: E402
+from streams.publish import ensure_topics, producer  # noqa: E402
+from streams.sweep import partition_of  # noqa: E402
 
 BUDGET_S = 0.25  # the performance benchmark's p99 target
 Raw = tuple[str, bytes, bytes]  # (full topic name, key, value)
@@ -120,10 +125,9 @@ def oversized(s: Settings, n: int, key: str) -> list[Raw]:
 
 def one_customer(s: Settings, n: int, cid: str) -> list[Raw]:
     now = datetime.now(UTC)
-    return [(s.topic("activity"), cid.encode(),
-             AppActivityEvent(event_id=f"{cid}-{k}", customer_id=cid, occurred_at=now + timedelta(milliseconds=k),
-                              event_type="app_activity", activity="session", duration_s=30, platform="web")
-             .model_dump_json().encode()) for k in range(n)]
+    return as_messages(s, [AppActivityEvent(event_id=f"{cid}-{k}", customer_id=cid, occurred_at=now + timedelta(milliseconds=k),
+                                            event_type="app_activity", activity="session", duration_s=30, platform="web")
+                           for k in range(n)])
 
 
 def probes_per_partition(s: Settings, per_partition: int, tag: str) -> list[str]:
@@ -164,7 +168,7 @@ def run(live: Settings, *, burst: int, rounds: int, per_partition: int) -> list[
     rows = []
     with WorkerProcess(s, "bench-floods") as worker:
         everyone = [cid for rs in groups.values() for cids in rs for cid in cids]
-        asyncio.run(_publish(s, [e for cid in everyone for e in warm(cid, datetime.now(UTC))]))
+        asyncio.run(publish(s, as_messages(s, [e for cid in everyone for e in warm(cid, datetime.now(UTC))])))
         deadline = time.monotonic() + 120
         while outcomes(port, "applied") < 3 * len(everyone):
             assert worker.alive() and time.monotonic() < deadline, worker.log_tail()
@@ -188,18 +192,6 @@ def run(live: Settings, *, burst: int, rounds: int, per_partition: int) -> list[
             rows.append((name, _ms(on), _ms(off),
                          f"{pct(drains, 0.5):.2f} s ({len(messages) / pct(drains, 0.5):,.0f} msg/s)" if drains else ""))
     return rows
-
-
-async def _publish(s: Settings, events: list) -> None:
-    from streams.publish import publish_models
-
-    prod = producer(s)
-    await prod.start()
-    try:
-        await publish_models(prod, s, events)
-        await prod.flush()
-    finally:
-        await prod.stop()
 
 
 def _ms(xs: list[float]) -> str:
