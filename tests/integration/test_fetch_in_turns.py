@@ -19,6 +19,20 @@ pytestmark = pytest.mark.integration
 BURST, SLICE = 3_000, 100
 
 
+def _consumer(settings) -> AIOKafkaConsumer:  # noqa: ANN001
+    return AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
+                            max_poll_records=SLICE, fetch_max_wait_ms=20, auto_offset_reset="earliest")
+
+
+async def _fetched(cons: AIOKafkaConsumer, tps: list[TopicPartition], what: str) -> None:
+    """Until the consumer's fetcher holds records of every one of ``tps`` (not handed over yet)."""
+    records = cons._fetcher._records  # noqa: SLF001
+    deadline = time.monotonic() + 30
+    while not all(tp in records for tp in tps):
+        assert time.monotonic() < deadline, f"{what} never fetched"
+        await asyncio.sleep(0.005)  # polling with a deadline: the fetcher's task runs meanwhile
+
+
 async def _burst_handed_over_first(settings, in_turns: bool) -> int:  # noqa: ANN001
     """How many of a burst on partition 1 are handed over before a record sent to partition 0 after
     the burst was fetched."""
@@ -26,8 +40,7 @@ async def _burst_handed_over_first(settings, in_turns: bool) -> int:  # noqa: AN
     burst, other = TopicPartition(name, 1), TopicPartition(name, 0)
     prod = producer(settings)
     await prod.start()
-    cons = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
-                            max_poll_records=SLICE, fetch_max_wait_ms=20, auto_offset_reset="earliest")
+    cons = _consumer(settings)
     try:
         for i in range(BURST):
             await prod.send(name, f"burst-{i}".encode(), partition=1)
@@ -39,11 +52,7 @@ async def _burst_handed_over_first(settings, in_turns: bool) -> int:  # noqa: AN
         handed = len((await cons.getmany(burst, other, timeout_ms=10_000)).get(burst, []))
         assert handed == SLICE, "the first slice is the burst's"
         await (await prod.send(name, b"probe", partition=0))
-        fetcher = cons._fetcher  # noqa: SLF001 - polled: the probe fetched while the burst waits to be handed over
-        deadline = time.monotonic() + 30
-        while other not in fetcher._records:  # noqa: SLF001
-            assert time.monotonic() < deadline, "the probe was never fetched"
-            await asyncio.sleep(0.005)  # the fetcher's task runs meanwhile
+        await _fetched(cons, [other], "the probe was")  # while the burst waits to be handed over
         while True:
             got = await cons.getmany(burst, other, timeout_ms=10_000)
             assert got, "nothing more was handed over"
@@ -74,8 +83,7 @@ async def _shares(settings, in_turns: bool) -> dict[int, int]:  # noqa: ANN001
     tps = [TopicPartition(name, 0), TopicPartition(name, 1)]
     prod = producer(settings)
     await prod.start()
-    cons = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
-                            max_poll_records=SLICE, fetch_max_wait_ms=20, auto_offset_reset="earliest")
+    cons = _consumer(settings)
     try:
         for i in range(1_000):
             for tp in tps:
@@ -85,10 +93,7 @@ async def _shares(settings, in_turns: bool) -> dict[int, int]:  # noqa: ANN001
         cons.assign(tps)
         if in_turns:
             hand_over_in_turns(cons, prefetch_backoff_s=0.02)
-        deadline = time.monotonic() + 30
-        while not all(tp in cons._fetcher._records for tp in tps):  # noqa: SLF001 - polled: both fetched
-            assert time.monotonic() < deadline, "the backlogs were never fetched"
-            await asyncio.sleep(0.005)  # the fetcher's task runs meanwhile
+        await _fetched(cons, tps, "the backlogs were")
         got = await cons.getmany(*tps, timeout_ms=10_000)
         return {tp.partition: len(got.get(tp, [])) for tp in tps}
     finally:
