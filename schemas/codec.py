@@ -52,6 +52,7 @@ REASONS: dict[str, str] = {
     "future_timestamp": "`occurred_at` is further ahead of the wall clock than allowed.",
     "invalid": "The event is invalid for another reason (see the sentence).",
     "key_mismatch": "The message key is not the event's `customer_id` (or the message has no key).",
+    "reserved_key": "The `customer_id` begins with a NUL character, which the worker keeps for its own state.",
     "processing_error": "The event decoded, but processing it failed (exception type and message given).",
 }
 

@@ -17,12 +17,19 @@ Otherwise it goes when its ``next_check`` comes due, like a silence checkpoint, 
 ``Edge.erasure_marker_s`` has passed on the wall clock as well (on the event clock a replay may
 pass days in a second, which a commit does not keep up with).
 
+On the event clock a partition's watermark is state like the customers' records: what it rests
+on (the latest event time read on each input topic) is stored in the table under the partition's
+own key (:func:`heads_key`), with the batch's records, so a worker that takes the partition over
+goes on from the same watermark instead of from whichever topic it happens to read first.
+Message keys beginning with ``RESERVED`` are therefore no customer's (``reserved_key``).
+
 No exception escapes: a message that cannot be applied goes to the dead-letter
 topic with its reason, and the worker keeps consuming.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Mapping, MutableMapping, Sequence
@@ -46,6 +53,14 @@ from streams.offsets import OffsetWatch
 from streams.sweep import Sweep, decode_tick, encode_tick
 
 log = logging.getLogger(__name__)
+
+RESERVED = b"\x00"  # table keys of the worker's own, never a customer's
+HEADS = RESERVED + b"heads/"
+
+
+def heads_key(partition: int) -> bytes:
+    """The table key of a partition's watermark heads (each input topic's latest event time)."""
+    return HEADS + b"%d" % partition
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,7 @@ class CustomerHandler:
         self.max_future = timedelta(seconds=edge.max_future_s)
         self.watermarks: dict[int, float] = {}
         self.heads: dict[int, dict[str, float]] = {}  # partition → activity topic → latest event time
+        self._moved: dict[int, Any] = {}  # partition → the batch's last message that moved its heads
         self.pending: dict[int, dict[str, int]] = {}  # partition → activity topic with a backlog → its end offset
         self.activity_topics = frozenset(t for t, types in accepts.items() if types & INPUT_TYPES)
         self._consumed = metrics.bind_topics([*accepts, self.ticks_topic], edge.topic_prefix)  # bound once, not per message
@@ -118,6 +134,7 @@ class CustomerHandler:
         last = messages[-1]
         try:
             self._records.flush()
+            self._store_heads()  # after the records they bound: written in this order to the changelog
         except Exception:  # noqa: BLE001 - nothing escapes the agent's loop
             log.exception("cannot store the records of a batch ending at %s[%s]@%s", last.topic, last.partition, last.offset)
         try:
@@ -157,7 +174,9 @@ class CustomerHandler:
                           max_future=self.max_future)
         if key is None or key.decode("utf-8", "replace") != ev.customer_id:
             raise DecodeError("key_mismatch", f"message key {key!r} is not the event's customer_id {ev.customer_id!r}")
-        wm = self._advance(topic, partition, ev.occurred_at.timestamp())
+        if key.startswith(RESERVED):
+            raise DecodeError("reserved_key", f"customer_id {ev.customer_id!r} begins with a NUL character")
+        wm = self._advance(msg, ev.occurred_at.timestamp())
         if self.edge.clock == "event":
             # Replay mode: checkpoints the watermark passed run first, inline, exactly as in the
             # backtest. Their keys share this partition (one due index per partition), and Faust
@@ -193,18 +212,20 @@ class CustomerHandler:
             self.metrics.customers.dec()
         return outcome
 
-    def _advance(self, topic: str, partition: int, t: float) -> float:
+    def _advance(self, msg: Any, t: float) -> float:
         """The partition's watermark: the minimum, over the input topics seen on this
         partition, of the latest event time on each. Faust reads topics independently, so
         one topic may run ahead of another; the slowest one bounds what has surely passed.
         While a topic that had a backlog at assignment is not read yet (:meth:`hold_for_backlogs`),
         the watermark stays where it is.
         """
+        topic, partition = msg.topic, msg.partition
         heads = self.heads.setdefault(partition, {})
         if topic not in self.activity_topics:  # sparse side topics (profiles, outcomes, erasure) neither hold it
             return self.watermarks.get(partition, float("-inf"))  # back nor move it: none yet, nothing is due
         if t > heads.get(topic, float("-inf")):
             heads[topic] = t
+            self._moved[partition] = msg
         if self.pending and self._release(topic, partition):
             return self.watermarks.get(partition, float("-inf"))
         wm = min(heads.values())
@@ -215,6 +236,20 @@ class CustomerHandler:
                 gauge = self._watermark_gauges[partition] = self.metrics.watermark.labels(partition=str(partition))
             gauge.set(wm)
         return self.watermarks[partition]
+
+    def _store_heads(self) -> None:
+        """On the event clock, each partition's heads the batch moved, under the last message that moved them."""
+        if self.edge.clock == "event":
+            for partition, msg in self._moved.items():
+                self.write(msg, heads_key(partition), json.dumps(self.heads[partition]).encode())
+        self._moved.clear()
+
+    def _load_heads(self, key: bytes, raw: bytes) -> None:
+        """A partition's stored heads, as :meth:`_store_heads` wrote them: its watermark is theirs again."""
+        partition = int(key[len(HEADS):])
+        heads = self.heads[partition] = {t: float(v) for t, v in json.loads(raw).items() if t in self.activity_topics}
+        if heads:
+            self.watermarks[partition] = min(heads.values())
 
     def hold_for_backlogs(self, ends: Mapping[tuple[str, int], int]) -> None:
         """After an assignment: ``ends`` maps each input (topic, partition) with a backlog (messages
@@ -328,9 +363,14 @@ class CustomerHandler:
 
     async def rebuild_sweep(self) -> None:
         """After table recovery: schedule every recovered customer's next checkpoint, and every
-        erasure marker's (when it may go); only customers count as customers."""
+        erasure marker's (when it may go); only customers count as customers. The partitions'
+        stored watermark heads are taken up again."""
         n = 0
         for key, raw in self.table.items():
+            if key.startswith(RESERVED):
+                if key.startswith(HEADS):
+                    self._load_heads(key, raw)
+                continue
             self.sweep.schedule_key(key, CustomerRecord.peek_next_check(raw))
             n += not CustomerRecord.peek_erased(raw)
         self.metrics.scheduled.set(len(self.sweep))

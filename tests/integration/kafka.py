@@ -15,8 +15,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from config.settings import Settings
+from engine.record import CustomerRecord
 from schemas.catalogue import TOPIC_OF_TYPE
 from schemas.events import AppActivityEvent, OrderEvent, SupportEvent
+from streams.handler import RESERVED
 from streams.publish import ensure_topics, producer, publish_models
 from streams.sweep import partition_of
 
@@ -199,6 +201,29 @@ def sentinels(settings, at: datetime) -> list:  # noqa: ANN001
                 SupportEvent(event_id=f"{cid}-s", customer_id=cid, occurred_at=at, event_type="support", ticket_id="t",
                              action="comment", category="other", priority="low", is_complaint=False)]
     return out
+
+
+async def changelog_until(s, done: Callable[[dict[str, CustomerRecord | None]], bool], deadline_s: float, worker,  # noqa: ANN001
+                          what: Callable[[dict], str] = lambda latest: str(sorted(latest))) -> dict[str, CustomerRecord | None]:
+    """The latest record per customer in the table's changelog (``None``: deleted), once
+    ``done(latest)``; the worker's own keys (the watermark heads) left out. ``what(latest)``
+    says what is still wrong at the deadline."""
+    cons = AIOKafkaConsumer(f"{s.app_id}-customers-changelog", bootstrap_servers=s.bootstrap_servers,
+                            auto_offset_reset="earliest", group_id=None)
+    await cons.start()
+    latest: dict[str, CustomerRecord | None] = {}
+    end = time.monotonic() + deadline_s
+    try:
+        while not done(latest):
+            assert worker.alive(), worker.log_tail()
+            assert time.monotonic() < end, f"changelog not as expected within {deadline_s}s: {what(latest)}\n{worker.log_tail()}"
+            for recs in (await cons.getmany(timeout_ms=500, max_records=5000)).values():
+                for r in recs:
+                    if not r.key.startswith(RESERVED):
+                        latest[r.key.decode()] = CustomerRecord.decode(r.value) if r.value is not None else None
+    finally:
+        await cons.stop()
+    return latest
 
 
 def run(coro):  # noqa: ANN001, ANN201

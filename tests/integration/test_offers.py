@@ -152,6 +152,36 @@ def test_duplicates_replay_and_sigkill_restart_make_no_second_alert_or_offer(run
     assert retention_alerts <= set(ids), "a retention offer answers an alert that never went out"
 
 
+def test_a_worker_taking_over_goes_on_from_the_watermark_its_predecessor_stored(run_settings):
+    """Orders stop on day 40 (as far as the log goes). The worker that takes over reads no backlog
+    on any topic, then only app activity and support tickets of day 81: orders, which the stopped
+    worker had read, still bound the watermark. A CI run of the SIGKILL test above once alerted 47
+    loyal customers, one partition's, as silent, when the new worker's watermark had followed the
+    topics it happened to read first."""
+    port = free_port()
+    s = run_settings.with_updates(**{"min_labels": 10**9, "metrics_port": port})
+    n = 60
+    split = START + timedelta(days=40)
+    first = profiles(n) + [e for e in history(n) if e.occurred_at < split]
+    last_order = max(e.occurred_at for e in first if isinstance(e, OrderEvent))
+    feed = Feed(s)
+    with WorkerProcess(s, "takeover-a") as a:
+        feed(first)
+        feed.drained([a])
+    before, _ = feed.outputs()
+    with WorkerProcess(s, "takeover-b") as b:
+        wait_for(lambda: metric(port, "churn_customers") >= n, "the table recovered", [b])
+        # a side-topic message handled: the assignment's backlogs were read (none) and consuming began
+        feed(profiles(1))
+        wait_for(lambda: metric(port, "churn_messages_total") >= 1, "the new worker consuming", [b])
+        feed([e for e in sentinels(s, START + timedelta(days=DAYS + 1)) if not isinstance(e, OrderEvent)])
+        feed.drained([b])
+        alerts, _ = feed.outputs()
+    new = [x for x in alerts if x not in before]
+    late = sorted({x["customer_id"] for x in new if datetime.fromisoformat(x["occurred_at"]) > last_order})
+    assert not late, f"{len(late)} customers alerted at checkpoints past the last order read: {late}"
+
+
 @pytest.mark.xfail(strict=False, reason=(
     "known bug: a fresh consumer group replaying the same log can decide a different tier path for an "
     "episode (e.g. watch->high where the first run went watch->critical), so an alert with a new id goes "

@@ -13,18 +13,15 @@ recovered and continued state must equal the fold of the events applied once.
 from __future__ import annotations
 
 import dataclasses
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from cli.procs import WorkerProcess
-from engine.record import CustomerRecord
 from models.state import SEEN_IDS, CustomerState, apply_event
 from schemas.events import AppActivityEvent, OrderEvent
 from services.embedded import free_port
-from tests.integration.kafka import Feed, outcome_counts, run, wait_for
+from tests.integration.kafka import Feed, changelog_until, outcome_counts, run, wait_for
 
 pytestmark = pytest.mark.integration
 START = datetime(2024, 3, 1, tzinfo=UTC)
@@ -58,25 +55,6 @@ def comparable(state: CustomerState | None) -> dict | None:
     """The state as JSON without the remembered event ids: which ids are the last ``SEEN_IDS``
     follows the interleaving of the two topics, which Kafka does not fix."""
     return None if state is None else dataclasses.replace(state, seen_ids=[]).to_json()
-
-
-async def changelog_until(s, done, deadline_s: float, worker: WorkerProcess) -> dict[str, CustomerRecord]:
-    """The latest record per customer in the table's changelog, once ``done(latest)``."""
-    cons = AIOKafkaConsumer(f"{s.app_id}-customers-changelog", bootstrap_servers=s.bootstrap_servers,
-                            auto_offset_reset="earliest", group_id=None)
-    await cons.start()
-    latest: dict[str, CustomerRecord] = {}
-    end = time.monotonic() + deadline_s
-    try:
-        while not done(latest):
-            assert worker.alive(), worker.log_tail()
-            assert time.monotonic() < end, f"changelog not as expected within {deadline_s}s: {sorted(latest)}\n{worker.log_tail()}"
-            for recs in (await cons.getmany(timeout_ms=500, max_records=5000)).values():
-                for r in recs:
-                    latest[r.key.decode()] = CustomerRecord.decode(r.value)
-    finally:
-        await cons.stop()
-    return latest
 
 
 def test_a_flood_read_again_after_a_kill_before_the_commit_is_applied_once(run_settings, monkeypatch):

@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
-from aiokafka import AIOKafkaConsumer
 
 from cli.procs import WorkerProcess
 from engine.record import CustomerRecord
@@ -31,7 +30,7 @@ from models.scorer import Scorer
 from models.state import SEEN_IDS, CustomerState, apply_event
 from schemas.events import AppActivityEvent, OrderEvent, ProfileUpdate, SupportEvent
 from services.embedded import free_port
-from tests.integration.kafka import outcome_counts, publish, run, wait_for
+from tests.integration.kafka import changelog_until, outcome_counts, publish, run, wait_for
 
 pytestmark = pytest.mark.integration
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -101,24 +100,12 @@ def wait_for_outcomes(worker: WorkerProcess, port: int, done, deadline_s: float)
 async def changelog_records(s, wanted: dict[str, str], deadline_s: float, worker: WorkerProcess) -> dict[str, CustomerRecord]:
     """The latest table record per customer in the table's changelog topic, once every
     customer's record includes the event id ``wanted[customer]``."""
-    cons = AIOKafkaConsumer(f"{s.app_id}-customers-changelog", bootstrap_servers=s.bootstrap_servers,
-                            auto_offset_reset="earliest", group_id=None)
-    await cons.start()
-    latest: dict[str, CustomerRecord | None] = {}
-    end = time.monotonic() + deadline_s
-    try:
-        while True:
-            for recs in (await cons.getmany(timeout_ms=500, max_records=5000)).values():
-                for r in recs:
-                    latest[r.key.decode()] = CustomerRecord.decode(r.value) if r.value is not None else None
-            missing = [c for c, eid in wanted.items()
-                       if latest.get(c) is None or latest[c].state is None or not latest[c].state.seen(eid)]
-            if not missing:
-                return latest
-            assert worker.alive(), worker.log_tail()
-            assert time.monotonic() < end, f"{len(missing)} customers' new state never reached the changelog: {missing[:5]}"
-    finally:
-        await cons.stop()
+    def missing(latest: dict) -> list[str]:
+        return [c for c, eid in wanted.items() if latest.get(c) is None or latest[c].state is None
+                or not latest[c].state.seen(eid)]
+    return await changelog_until(s, lambda latest: not missing(latest), deadline_s, worker,
+                                 what=lambda latest: f"{len(missing(latest))} customers' new state never reached it: "
+                                                     f"{missing(latest)[:5]}")
 
 
 @pytest.mark.parametrize("how,store", [("sigterm", "memory"), ("sigkill", "memory"), ("sigkill", "rocksdb")])

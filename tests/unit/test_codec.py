@@ -142,9 +142,9 @@ def test_each_bad_class_maps_to_its_code(code, raw):
 
 
 def test_every_reason_is_exercised():
-    """A new code in REASONS needs a case here; three are reached outside decode() (the
-    handler's tests cover key_mismatch)."""
-    assert set(CASES) | {"invalid", "key_mismatch", "processing_error"} == set(REASONS)
+    """A new code in REASONS needs a case here; four are reached outside decode() (the
+    handler's tests cover key_mismatch and reserved_key)."""
+    assert set(CASES) | {"invalid", "key_mismatch", "reserved_key", "processing_error"} == set(REASONS)
 
 
 def test_unmapped_pydantic_error_falls_back_to_invalid():

@@ -27,7 +27,7 @@ from schemas.codec import REASONS, encode
 from schemas.deadletter import DeadLetter, decode_raw, read
 from schemas.events import ErasureConfirmation, ErasureRequest, OfferOutcome, OrderEvent, ProfileUpdate, SupportEvent
 from streams.effects import Effects, OutputTopics
-from streams.handler import CustomerHandler, Edge
+from streams.handler import RESERVED, CustomerHandler, Edge, heads_key
 from streams.metrics import RuntimeMetrics
 from streams.sweep import Sweep, encode_tick
 
@@ -98,6 +98,10 @@ class World:
     def record(self, cid: str) -> CustomerRecord:
         return CustomerRecord.decode(self.table[cid.encode()])
 
+    def customers(self) -> dict[bytes, bytes]:
+        """The table without the worker's own keys (the partitions' watermark heads)."""
+        return {k: v for k, v in self.table.items() if not k.startswith(RESERVED)}
+
     def watermark(self, partition: int = 0) -> float | None:
         return self.registry.get_sample_value("churn_watermark_seconds", {"partition": str(partition)})
 
@@ -159,6 +163,7 @@ BAD = {  # name: (topic setting, key, value, reason code)
     "key is another customer": ("orders", b"c2", encode(order("c1", 0, T0)), "key_mismatch"),
     "no key": ("orders", None, encode(order("c1", 0, T0)), "key_mismatch"),
     "tick without key": ("ticks", None, encode_tick(T0.timestamp()), "invalid"),
+    "reserved key": ("orders", b"\x00heads/0", encode(order("\x00heads/0", 0, T0)), "reserved_key"),
 }
 
 
@@ -177,7 +182,7 @@ def test_a_bad_message_is_dead_lettered_with_its_reason_and_the_handler_goes_on(
         assert w.registry.get_sample_value("churn_dead_letters_total", {"reason": code}) == 1
         assert w.count("dead_lettered") == 1 and w.count("applied") == 0 and dict(w.table) == {}
         await w.feed("orders", order("c1", 1, T0))
-        assert w.count("applied") == 1 and list(w.table) == [b"c1"]
+        assert w.count("applied") == 1 and list(w.customers()) == [b"c1"]
     scratch_redis.run(body)
 
 
@@ -431,8 +436,8 @@ def test_on_the_event_clock_checkpoints_the_watermark_passes_are_applied_before_
         await w.feed("orders", order("c2", 0, later))
 
         # c1's checkpoints first (each may schedule the next, still before the event), then c2's event;
-        # each record is written once, at the end of the message's batch
-        assert w.table.writes == [b"c1", b"c2"]
+        # each record is written once, at the end of the message's batch, and then the watermark's heads
+        assert w.table.writes == [b"c1", b"c2", heads_key(0)]
         # the same ticks at the same due times as the pure processor takes them (as the backtest does)
         proc, rec = processor_from(w.settings, Scorer(RulePrior(), min_labels=10**9)), c1_before
         ticks = 0
@@ -490,11 +495,12 @@ def test_after_a_restart_a_side_topic_message_first_does_not_fire_checkpoints(sc
     scratch_redis.run(body)
 
 
-async def restarted(redis, prefix: str, first: World, backlogs: dict[str, int] | None) -> World:
+async def restarted(redis, prefix: str, first: World, backlogs: dict[str, int] | None, *, heads: bool = True) -> World:
     """A worker started on ``first``'s table, told which input topics of partition 0 have a backlog
-    (topic setting → end offset; ``None``: not told, as before the hold)."""
+    (topic setting → end offset; ``None``: not told, as before the hold). ``heads=False``: a table
+    without the partitions' watermark heads, as before they were stored."""
     table = Table()
-    table.update(first.table)
+    table.update(first.table if heads else first.customers())
     w = world(redis, prefix, table=table)
     await w.handler.rebuild_sweep()
     if backlogs is not None:
@@ -502,19 +508,45 @@ async def restarted(redis, prefix: str, first: World, backlogs: dict[str, int] |
     return w
 
 
+def test_a_restarted_worker_goes_on_from_its_predecessors_watermark(scratch_redis):
+    """The CI failure of a SIGKILL test: the predecessor had read every support ticket, so support
+    had no backlog and held nothing; the new worker read orders far ahead, its watermark followed
+    orders alone and every customer of the partition was alerted as silent."""
+    async def body(redis):
+        first = world(redis, scratch_redis.prefix)
+        check = await weekly_orders_then_silence(first, "c1")
+        await first.feed("support", support("c3", 0, T0))
+        ahead = order("c2", 0, to_dt(check) + 20 * DAY)
+        assert json.loads(first.table[heads_key(0)]) == first.handler.heads[0], "stored with the records"
+
+        forgot = await restarted(redis, scratch_redis.prefix, first, {"orders": 500}, heads=False)
+        await forgot.feed("orders", ahead, offset=100)
+        assert forgot.record("c1").next_check > check, "without the heads, orders alone run c1's checkpoint early"
+
+        w = await restarted(redis, scratch_redis.prefix, first, {"orders": 500})
+        assert w.handler.heads[0] == first.handler.heads[0] and w.handler.watermarks[0] == T0.timestamp()
+        assert w.registry.get_sample_value("churn_customers") == 2, "the heads are not a customer"
+        await w.feed("orders", ahead, offset=100)
+        assert w.table[b"c1"] == first.table[b"c1"] and w.on("alerts") == [], "support still bounds the watermark"
+        await w.feed("support", support("c3", 1, to_dt(check) + DAY), offset=20)
+        assert w.watermark() == (to_dt(check) + DAY).timestamp() and w.record("c1").next_check > check
+    scratch_redis.run(body)
+
+
 def test_after_an_assignment_a_topic_with_a_backlog_holds_the_watermark_until_its_first_event(scratch_redis):
-    """Faust may read the orders backlog before the first support ticket arrives."""
+    """Faust may read the orders backlog before the first support ticket arrives; the table
+    knows no heads when the predecessor had not read support on this partition (here: none stored)."""
     async def body(redis):
         first = world(redis, scratch_redis.prefix)
         check = await weekly_orders_then_silence(first, "c1")
         await first.feed("support", support("c3", 0, T0))
         ahead = order("c2", 0, to_dt(check) + 20 * DAY)
 
-        unheld = await restarted(redis, scratch_redis.prefix, first, None)
+        unheld = await restarted(redis, scratch_redis.prefix, first, None, heads=False)
         await unheld.feed("orders", ahead)
         assert unheld.record("c1").next_check > check, "not held, orders alone run c1's checkpoint early"
 
-        w = await restarted(redis, scratch_redis.prefix, first, {"orders": 500, "support": 40})
+        w = await restarted(redis, scratch_redis.prefix, first, {"orders": 500, "support": 40}, heads=False)
         await w.feed("orders", ahead, offset=100)
         await w.feed("orders", order("c2", 1, to_dt(check) + 30 * DAY), offset=101)
         await w.feed("profiles", profile("c4", to_dt(check) + 30 * DAY), offset=7)  # a side topic releases nothing
@@ -601,4 +633,13 @@ def test_on_the_wall_clock_the_sweep_sends_ticks_and_a_tick_is_applied_once(scra
         assert w.table[b"c1"] != c1 and w.count("applied") == 9
         await w.feed("ticks", raw=encode_tick(check), key=b"c1")  # the same tick again: rescheduled since
         assert w.count("stale_tick") == 1 and w.count("dead_lettered") == 0
+    scratch_redis.run(body)
+
+
+def test_on_the_wall_clock_no_watermark_heads_are_stored(scratch_redis):
+    """Checkpoints follow the wall clock there: the heads would be a changelog write per batch for nothing."""
+    async def body(redis):
+        w = world(redis, scratch_redis.prefix, clock="wall")
+        await w.feed("orders", order("c1", 0, T0))
+        assert list(w.table) == [b"c1"]
     scratch_redis.run(body)
