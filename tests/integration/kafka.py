@@ -35,13 +35,23 @@ async def new_topic(settings: Settings, what: str, partitions: int = 1) -> str:
     return name
 
 
-async def publish(settings: Settings, events: Iterable = (), raw: Iterable[tuple[str, bytes | None, bytes]] = ()) -> int:
-    """Publish pydantic events (to their topics) and raw (topic name, key, value) messages."""
+async def publish(settings: Settings, events: Iterable = (), raw: Iterable[tuple[str, bytes | None, bytes]] = (), *,
+                  one_by_one: bool = False) -> int:
+    """Publish pydantic events (to their topics) and raw (topic name, key, value) messages.
+    ``one_by_one``: each event acknowledged before the next is sent, so a worker already reading
+    sees them in the order given across topics, as events that happen one after another arrive;
+    in batches, one topic's batch may reach it well ahead of another's."""
     await ensure_topics(settings)
     prod = producer(settings)
     await prod.start()
     try:
-        n = await publish_models(prod, settings, events)
+        if one_by_one:
+            n = 0
+            for ev in events:
+                n += await publish_models(prod, settings, [ev])
+                await prod.flush()
+        else:
+            n = await publish_models(prod, settings, events)
         for topic, key, value in raw:
             await prod.send(topic, value, key=key)
             n += 1
@@ -116,10 +126,10 @@ class Feed:
     def __init__(self, settings) -> None:  # noqa: ANN001
         self.s, self.sent = settings, Counter()
 
-    def __call__(self, events: list, raw: list[tuple[str, bytes, bytes]] = ()) -> None:
+    def __call__(self, events: list, raw: list[tuple[str, bytes, bytes]] = (), *, one_by_one: bool = False) -> None:
         """Publish events and raw (topic name, key, value) messages; count both, since every
-        message takes an offset that the group's commits pass."""
-        run(publish(self.s, events, raw=raw))
+        message takes an offset that the group's commits pass (``one_by_one``: see :func:`publish`)."""
+        run(publish(self.s, events, raw=raw, one_by_one=one_by_one))
         for e in events:
             self.sent[TopicPartition(self.s.topic(TOPIC_OF_TYPE[e.event_type]),
                                      partition_of(e.customer_id.encode(), self.s.partitions))] += 1
