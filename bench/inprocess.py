@@ -39,18 +39,25 @@ def _child(code: str, profile: Path | None = None) -> dict:
     return json.loads(next(line for line in reversed(out.stdout.splitlines()) if line.startswith("{")))  # py-spy prints too
 
 
-def backtest(path: Path, as_of: str, profile: Path | None = None) -> tuple[dict, dict]:
-    """(``run_backtest`` over a JSONL file, the bare loop ``json.loads`` of each line): events/s, peak MiB;
-    with ``profile``, ours is recorded there by py-spy."""
+def backtest(path: Path, as_of: str, horizon_days: float, profile: Path | None = None) -> tuple[dict, dict, dict]:
+    """``churn-alert backtest``'s own path over a JSONL file (the scan, then the streamed pass),
+    the bare loop ``json.loads`` of each line, and the floor: the backtest's first steps
+    alone over the same file. Ours: events/s (scan included), peak MiB, alerts, labels,
+    scorer and vocabulary at the end; with ``profile``, recorded there by py-spy."""
     ours = _child(f"""
 import json, time
 from datetime import datetime
+from pathlib import Path
 from config.settings import Settings
 from engine.backtest import run_backtest
-from schemas.jsonl import iter_events
+from engine.source import stream_events
 t0 = time.perf_counter()
-r = run_backtest(iter_events({str(path)!r}), as_of=datetime.fromisoformat({as_of!r}), settings=Settings())
-res = {{"rate": r.events / (time.perf_counter() - t0), "events": r.events, "alerts": len(r.alerts)}}
+src = stream_events(Path({str(path)!r}))
+src.scan()
+r = run_backtest(src.events(), as_of=datetime.fromisoformat({as_of!r}), settings=Settings(horizon_days={horizon_days!r}),
+                 ordered=True, total=src.lines)
+res = {{"rate": r.events / (time.perf_counter() - t0), "events": r.events, "alerts": len(r.alerts), "labels": r.labels,
+        "scorer": r.model_version, "vocabulary": list(r.vocabulary)}}
 """, profile)
     base = _child(f"""
 import json, time
@@ -60,7 +67,39 @@ with open({str(path)!r}, "rb") as fh:
         json.loads(line); n += 1
 res = {{"rate": n / (time.perf_counter() - t0)}}
 """)
-    return ours, base
+    return ours, base, floor(path, ours["vocabulary"])
+
+
+def floor(path: Path, vocabulary: list[str]) -> dict:
+    """Events/s of the backtest's first steps alone over ``path``, each step timed on its own
+    pass: decoding each line into its event; then folding it into the customer's state too;
+    then also computing the features every score needs (with ``vocabulary``, the run's own).
+    No scoring, learning, labels, checkpoints or decisions: what any backtest that scores every
+    event spends before it scores."""
+    return _child(f"""
+import json, time
+from pathlib import Path
+from engine.source import stream_events
+from models.features import compute_features
+from models.state import apply_event
+from models.vocabulary import Vocabulary
+vocab = Vocabulary({tuple(vocabulary)!r})
+src = stream_events(Path({str(path)!r}))
+src.scan()
+
+def run(state, features):
+    states, n, t0 = {{}}, 0, time.perf_counter()
+    for ev in src.events():
+        n += 1
+        if state and ev.event_type not in ("erasure_request", "offer_outcome"):  # as the processor does
+            t = ev.occurred_at.timestamp()
+            s = states[ev.customer_id] = apply_event(states.get(ev.customer_id), ev, at=t)
+            if features and ev.event_type != "profile":  # a profile update is stored, not scored
+                compute_features(s, t, vocab)
+    return n / (time.perf_counter() - t0)
+
+res = {{"decode": run(False, False), "decode + state": run(True, False), "decode + state + features": run(True, True)}}
+""")
 
 
 def _rss() -> int:
