@@ -18,7 +18,8 @@
 
 Usage: ``python bench/quality.py [--kinds logreg,arf,amf,hat] [--horizon-days 90] [--data PATH]
 [--sim-customers 0] [--sim-days 365] [--sim-seed 7] [--sim-tier-modes fixed,precision] [--no-cdnow]
-[--forward app,shop] [--fw-customers app=600,shop=2000] [--fw-cutoffs 4] [--boots 200] [--fw-oracle]``
+[--forward app,shop] [--fw-customers app=600,shop=2000] [--fw-cutoffs 4] [--fw-seeds 1,2,3] [--boots 200]
+[--fw-oracle]``
 """
 
 from __future__ import annotations
@@ -232,23 +233,47 @@ def _f(v) -> str:
     return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.3f}"
 
 
-def forward_targets(kind: str, rows: list[dict]) -> None:
+def forward_targets(kind: str, rows: list[dict]) -> dict:
+    """Print one run's means over its cut-offs and its targets; return those means."""
     mean = lambda name, m: statistics.mean(r["scorers"][name][m][0] for r in rows)  # noqa: E731
     ours, batch, rec = (mean(n, "ROC AUC") for n in ("online model (ours)", "batch logistic regression (Gold)",
                                                      "days since last event"))
     lift = mean("online model (ours)", "top-decile lift")
-    in_use = rows[-1]["handover"].get("ready")
+    in_use = bool(rows[-1]["handover"].get("ready"))
     print(f"  mean over {len(rows)} cut-offs: ROC AUC ours {ours:.3f}, batch {batch:.3f}, recency {rec:.3f}; "
           f"ours - batch {ours - batch:+.3f}; top-decile lift ours {lift:.2f}, batch "
           f"{mean('batch logistic regression (Gold)', 'top-decile lift'):.2f}; model in use at the last T: {in_use}")
+    got = {"ours": ours, "batch": batch, "recency": rec, "lift": lift, "in_use": in_use}
     for name in [n for n in rows[0]["scorers"] if n.startswith("oracle")]:
+        got[f"{name} lift"] = mean(name, "top-decile lift")
         print(f"  {name} (a ceiling, not a model): ROC AUC {mean(name, 'ROC AUC'):.3f}, "
-              f"top-decile lift {mean(name, 'top-decile lift'):.2f}")
+              f"top-decile lift {got[f'{name} lift']:.2f}")
+    print_targets(kind, got)
+    return got
+
+
+def print_targets(kind: str, got: dict, indent: str = "  ") -> None:
+    ours, batch, lift, in_use = got["ours"], got["batch"], got["lift"], got["in_use"]
     if kind == "app":
-        print(f"  targets: ours >= batch + 0.02: {'met' if ours >= batch + 0.02 else 'NOT met'}; "
+        print(f"{indent}targets: ours >= batch + 0.02: {'met' if ours >= batch + 0.02 else 'NOT met'}; "
               f"lift >= 4: {'met' if lift >= 4 else 'NOT met'}; model in use by T: {'met' if in_use else 'NOT met'}")
     else:
-        print(f"  target: ours >= batch: {'met' if ours >= batch else 'NOT met'}")
+        print(f"{indent}target: ours >= batch: {'met' if ours >= batch else 'NOT met'}")
+
+
+def across_seeds(kind: str, rule: str, seeds: list[int], runs: list[dict]) -> None:
+    """One run per seed: each seed's difference, then the targets on the means over the seeds
+    (one seed's few thousand customers leave differences of a hundredth to chance)."""
+    diffs = [r["ours"] - r["batch"] for r in runs]
+    mean = {k: statistics.mean(r[k] for r in runs) for k in runs[0] if k != "in_use"}
+    mean["in_use"] = all(r["in_use"] for r in runs)
+    print(f"Forward-looking, {kind} simulator, CHURN_LABEL_RULE={rule}, over seeds {', '.join(map(str, seeds))}: "
+          f"ours - batch per seed {', '.join(f'{d:+.3f}' for d in diffs)} (mean {statistics.mean(diffs):+.3f}, "
+          f"sd {statistics.stdev(diffs):.3f}; ours ahead on {sum(d >= 0 for d in diffs)} of {len(diffs)}); "
+          f"means: ROC AUC ours {mean['ours']:.3f}, batch {mean['batch']:.3f}, recency {mean['recency']:.3f}, "
+          f"top-decile lift ours {mean['lift']:.2f}"
+          + "".join(f", {k} {v:.2f}" for k, v in mean.items() if k.startswith("oracle")))
+    print_targets(kind, mean)
 
 
 def main(argv=None):
@@ -260,6 +285,8 @@ def main(argv=None):
                     "customers (0: skip; the forward-looking figures (d) replace them)")
     ap.add_argument("--sim-days", type=float, default=365.0)
     ap.add_argument("--sim-seed", type=int, default=7)
+    ap.add_argument("--fw-seeds", default=None, help="seeds of the forward-looking runs, e.g. 1,2,3,4,5: a run each, "
+                    "then the targets on their means (default: --sim-seed)")
     ap.add_argument("--sim-tier-modes", default="fixed,precision", help="CHURN_TIER_MODE of each simulator run")
     ap.add_argument("--no-cdnow", action="store_true", help="only the simulator figures")
     ap.add_argument("--forward", default="app,shop", help="forward-looking runs: app, shop, both or none")
@@ -271,10 +298,14 @@ def main(argv=None):
     ap.add_argument("--fw-label-rules", default="stops", help="CHURN_LABEL_RULE of each forward-looking run (silence,stops)")
     args = ap.parse_args(argv)
     sizes = dict((k, int(v)) for k, v in (kv.split("=") for kv in args.fw_customers.split(",")))
+    seeds = [int(x) for x in args.fw_seeds.split(",")] if args.fw_seeds else [args.sim_seed]
     for kind in [k for k in args.forward.split(",") if k and k != "none"]:
         for rule in args.fw_label_rules.split(","):
-            forward_targets(kind, forward_run(kind, sizes.get(kind, 1000), args.sim_days, args.sim_seed,
-                                              args.fw_cutoffs, args.boots, rule, args.fw_oracle))
+            runs = [forward_targets(kind, forward_run(kind, sizes.get(kind, 1000), args.sim_days, seed,
+                                                      args.fw_cutoffs, args.boots, rule, args.fw_oracle))
+                    for seed in seeds]
+            if len(seeds) > 1:
+                across_seeds(kind, rule, seeds, runs)
     if not args.no_cdnow:
         events = load(args.data)
         models, churned = cdnow(events, args.kinds.split(","), args.horizon_days)
