@@ -100,8 +100,9 @@ def main() -> None:
     a = p.parse_args()
     rows: list[tuple[str, str, str, str]] = []  # what, figure, baseline in the same run, target
     print(f"machine: {machine()}", flush=True)
-    events = workload.simulated(a.customers, a.days)
-    print(f"{len(events)} events of {a.customers} customers × {a.days} days", flush=True)
+    if "broker" not in a.skip:  # the end-to-end runs' shoppers
+        events = workload.simulated(a.customers, a.days)
+        print(f"{len(events)} events of {a.customers} customers × {a.days} days", flush=True)
     if not {"broker", "latency"} <= set(a.skip):
         with services(Settings()) as live:
             s = live.with_updates(topic_prefix=f"b{uuid.uuid4().hex[:6]}-", partitions=4)
