@@ -252,13 +252,13 @@ def forward_targets(kind: str, rows: list[dict]) -> dict:
     return got
 
 
-def print_targets(kind: str, got: dict, indent: str = "  ") -> None:
+def print_targets(kind: str, got: dict) -> None:
     ours, batch, lift, in_use = got["ours"], got["batch"], got["lift"], got["in_use"]
     if kind == "app":
-        print(f"{indent}targets: ours >= batch + 0.02: {'met' if ours >= batch + 0.02 else 'NOT met'}; "
+        print(f"  targets: ours >= batch + 0.02: {'met' if ours >= batch + 0.02 else 'NOT met'}; "
               f"lift >= 4: {'met' if lift >= 4 else 'NOT met'}; model in use by T: {'met' if in_use else 'NOT met'}")
     else:
-        print(f"{indent}target: ours >= batch: {'met' if ours >= batch else 'NOT met'}")
+        print(f"  target: ours >= batch: {'met' if ours >= batch else 'NOT met'}")
 
 
 def across_seeds(kind: str, rule: str, seeds: list[int], runs: list[dict]) -> None:

@@ -1,5 +1,6 @@
 """Benchmark: throughput, latency, backtest, state and sweep, each next to a baseline
-measured in the same run. Prints one table (about 5 minutes on a 2-core machine).
+measured in the same run. Prints one table (about 15 minutes on a 2-core machine,
+10 of them the backtest's file).
 
 - ceiling: a bare aiokafka loop (consume the input topics, ``json.loads`` each value,
   produce one small message per input) on the same broker, partitions and events;
