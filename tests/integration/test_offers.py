@@ -44,19 +44,23 @@ def is_risky(i: int) -> bool:
     return i % 3 == 0
 
 
-def history(n: int, seed: int = 5, cohorts: tuple[int, ...] = (20, 30)) -> list:
+def history(n: int, seed: int = 5, cohorts: tuple[int, ...] = (20, 30), complain_first: bool = False) -> list:
     """Loyal customers order and use the app every 6-12 days; at-risk ones (every third)
     stop ordering at their cohort's day, complain three times, then go silent for good.
-    Cohorts alert in bursts on a few days, which is what caps are for."""
+    Cohorts alert in bursts on a few days, which is what caps are for. ``complain_first``:
+    the complaints come in the week before the stop, so they, not the silence, open the alerts, and
+    half the at-risk customers spend little: in the mid value segment their complaint offer is a credit,
+    which counts toward the daily spend cap; the others' (high value) is an account manager's call."""
     rng, out = random.Random(seed), []
     for i in range(n):
         cid, risky = f"c{i:04d}", is_risky(i)
         stop = cohorts[(i // 3) % len(cohorts)] if risky else DAYS
         gap = rng.uniform(6, 12)
+        low = (2, 5) if complain_first and risky and i % 2 == 0 else (20, 90)
         t, k = START + timedelta(days=rng.uniform(0, 5)), 0
         while t < START + timedelta(days=stop):
             out.append(OrderEvent(event_id=f"{cid}-o{k}", customer_id=cid, occurred_at=t, event_type="order",
-                                  order_id=f"o{k}", status="placed", amount=round(rng.uniform(20, 90), 2), currency="EUR",
+                                  order_id=f"o{k}", status="placed", amount=round(rng.uniform(*low), 2), currency="EUR",
                                   items=2, channel="web"))
             out.append(AppActivityEvent(event_id=f"{cid}-a{k}", customer_id=cid, occurred_at=t + timedelta(hours=3),
                                         event_type="app_activity", activity="session", duration_s=300, platform="ios"))
@@ -64,7 +68,8 @@ def history(n: int, seed: int = 5, cohorts: tuple[int, ...] = (20, 30)) -> list:
         if risky:
             for j in range(3):
                 out.append(SupportEvent(event_id=f"{cid}-s{j}", customer_id=cid,
-                                        occurred_at=START + timedelta(days=stop + 1 + 3 * j, hours=rng.uniform(0, 20)),
+                                        occurred_at=START + timedelta(days=stop + (-6 if complain_first else 1) + 3 * j,
+                                                                      hours=rng.uniform(0, 20)),
                                         event_type="support", ticket_id=f"t{j}", action="opened", category="delivery",
                                         priority="high", is_complaint=True, csat=1, sentiment=-0.8))
     return sorted(out, key=lambda e: e.occurred_at)
@@ -260,7 +265,7 @@ def test_no_consent_no_offer_and_caps_hold_with_two_workers(run_settings, tmp_pa
             wait_for(lambda before=before: sum(done()) >= before + 1, "warm-up taken", workers, deadline_s=60)
             k += 1
             assert k < 100, "the second worker never got a partition"
-        feed(history(n) + sentinels(s, START + timedelta(days=DAYS + 1)))
+        feed(history(n, complain_first=True) + sentinels(s, START + timedelta(days=DAYS + 1)), one_by_one=True)
         feed.drained(workers)
         alerts, offers = feed.outputs()
         per_worker = [metric(p, "churn_alerts_total") for p in ports]
